@@ -1,0 +1,45 @@
+# The two commands: `make demo` (start everything) and `make test` (run every test).
+# Every target sets up what it needs first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: demo test setup env seed train token bench lock validate clean
+
+demo: setup env seed
+	@$(PY) -m supportbot.launcher
+
+test: setup env
+	@$(PY) -m pytest
+
+setup:
+	@./scripts/setup.sh
+
+env: setup
+	@$(PY) -m supportbot.envfile
+
+seed: setup env
+	@$(PY) -m supportbot.seed
+
+train: setup
+	@$(PY) -c 'from supportbot.launcher import train; print(train())'
+
+validate: setup
+	@$(VENV)/bin/rasa data validate --domain bot/domain.yml --data data --config config.yml
+
+# Prints only the token, so it can be used as $$(make -s token CUSTOMER=demo-vip).
+token: setup env
+	@$(PY) -m supportbot.tokens "$(CUSTOMER)"
+
+bench: setup env
+	@$(PY) -m bench.run_all
+
+lock:
+	@$(PY) -m pip freeze --exclude-editable | sed '1i # Generated with `pip freeze` from a venv built from requirements.in on Python 3.10.\n# Regenerate: make lock' > requirements.lock
+
+clean:
+	rm -rf var models/*.tar.gz .pytest_cache

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Creates .venv with Python 3.10 and installs the pinned dependencies from requirements.lock.
+# Re-running is cheap: it reinstalls only when requirements.lock changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+STAMP="$VENV/.installed-lock"
+
+find_python310() {
+  # A pyenv shim can exist without 3.10 being selected, so test that each candidate really runs.
+  local candidates=()
+  [ -n "${PYTHON310:-}" ] && candidates+=("$PYTHON310")
+  candidates+=("$(command -v python3.10 || true)")
+  if command -v pyenv >/dev/null 2>&1; then
+    candidates+=("$(pyenv root)"/versions/3.10*/bin/python3.10)
+  fi
+  candidates+=("$HOME"/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10)
+  for py in "${candidates[@]}"; do
+    [ -n "$py" ] && [ -x "$py" ] || continue
+    if "$py" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+      echo "$py"; return 0
+    fi
+  done
+  return 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  if ! PY=$(find_python310); then
+    cat >&2 <<'MSG'
+ERROR: Python 3.10 was not found. Rasa 3.6 runs on Python 3.8 to 3.10 only; this project uses 3.10.
+Install it, then run this command again, for example:
+  pyenv install 3.10            (pyenv)
+  apt-get install python3.10 python3.10-venv   (Debian/Ubuntu with a 3.10 package)
+or point PYTHON310 at an existing interpreter: PYTHON310=/path/to/python3.10 make demo
+MSG
+    exit 1
+  fi
+  echo "==> Creating virtual environment $VENV with $PY"
+  "$PY" -m venv "$VENV"
+fi
+
+if [ -f "$STAMP" ] && cmp -s requirements.lock "$STAMP"; then
+  exit 0
+fi
+
+echo "==> Installing pinned dependencies (first run takes a minute or two)"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip wheel 'setuptools<71'
+"$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar on -r requirements.lock
+cp requirements.lock "$STAMP"
+echo "==> Dependencies installed"

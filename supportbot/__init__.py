@@ -1,0 +1,1 @@
+"""Shared core of the support bot: settings, vocabulary, customer profiles, identity tokens."""

@@ -1,0 +1,200 @@
+"""Starts the system's processes: training when needed, the action server and the Rasa server.
+
+`make demo` runs `python -m supportbot.launcher`; the integration tests and benchmarks use the same
+functions with their own settings, so what is tested is what runs.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, List, Optional
+
+import requests
+
+from supportbot.settings import PROJECT_ROOT, VAR_DIR, Settings, load_settings
+
+BIN = Path(sys.executable).parent
+RASA = str(BIN / "rasa")
+MODELS_DIR = PROJECT_ROOT / "models"
+BOT_DIR = PROJECT_ROOT / "bot"
+
+
+def process_env(settings: Settings) -> dict:
+    """Environment for the Rasa and action servers: what bot/endpoints.yml and the actions read."""
+    env = dict(os.environ)
+    env.update(
+        ACTION_SERVER_URL=settings.action_server_url,
+        TRACKER_DB_PATH=settings.tracker_db_path,
+        MAX_MESSAGE_CHARS=str(settings.max_message_chars),
+        CUSTOMER_DB_URL=settings.customer_db_url,
+        CUSTOMER_TOKEN_SECRET=settings.customer_token_secret,
+        CUSTOMER_TOKEN_ISSUER=settings.customer_token_issuer,
+        RASA_TOKEN=settings.rasa_token,
+        PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p),
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        RASA_TELEMETRY_ENABLED="false",
+    )
+    return env
+
+
+def train(out_dir: Path = MODELS_DIR, config: Path = PROJECT_ROOT / "config.yml",
+          extra_args: Optional[List[str]] = None) -> Path:
+    """Trains unless a model for the same data, config and code exists; returns the model path.
+
+    Rasa compares fingerprints itself and prints "Nothing changed" when it can reuse a model.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = [RASA, "train", "--domain", str(BOT_DIR / "domain.yml"), "--config", str(config),
+               "--data", str(PROJECT_ROOT / "data"), "--out", str(out_dir), *(extra_args or [])]
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="2",
+               SQLALCHEMY_SILENCE_UBER_WARNING="1", RASA_TELEMETRY_ENABLED="false")
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env)
+    if result.returncode != 0:
+        raise SystemExit(f"Training failed (exit {result.returncode}); the output above says why.")
+    return latest_model(out_dir)
+
+
+def latest_model(out_dir: Path = MODELS_DIR) -> Path:
+    models = sorted(out_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise FileNotFoundError(f"No trained model in {out_dir}: run `make train`.")
+    return models[-1]
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    health_url: str
+    log_path: Path
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def _spawn(name: str, command: List[str], env: dict, log_path: Path, health_url: str) -> Service:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log: IO = open(log_path, "ab")
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    log.close()
+    return Service(name, process, health_url, log_path)
+
+
+def start_action_server(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
+    command = [RASA, "run", "actions", "--actions", "actions", "--port", str(settings.action_server_port)]
+    return _spawn("action server", command, process_env(settings), log_dir / "actions.log",
+                  f"http://127.0.0.1:{settings.action_server_port}/health")
+
+
+def start_rasa(settings: Settings, model: Path, log_dir: Path = VAR_DIR / "logs",
+               endpoints: Path = BOT_DIR / "endpoints.yml") -> Service:
+    command = [
+        RASA, "run", "--model", str(model), "--enable-api", "--auth-token", settings.rasa_token,
+        "--interface", settings.rasa_host, "--port", str(settings.rasa_port),
+        "--credentials", str(BOT_DIR / "credentials.yml"), "--endpoints", str(endpoints),
+        "--cors", "*",
+    ]
+    return _spawn("Rasa server", command, process_env(settings), log_dir / "rasa.log",
+                  f"{settings.rasa_url}/")
+
+
+def wait_until_up(service: Service, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"The {service.name} exited (code {service.process.returncode}). "
+                               f"Last lines of {service.log_path}:\n{service.log_tail()}")
+        try:
+            if requests.get(service.health_url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"The {service.name} did not answer at {service.health_url} within {timeout:.0f} s. "
+                       f"Last lines of {service.log_path}:\n{service.log_tail()}")
+
+
+def wait_for_model(settings: Settings, timeout: float = 180) -> None:
+    """`/` answers before the model is loaded; /status (token-protected) says when it is."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token},
+                                  timeout=2)
+            if status.ok and status.json().get("model_file"):
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("The Rasa server did not load its model in time.")
+
+
+def main() -> None:
+    from supportbot.tokens import mint
+    from supportbot.vocabulary import DEMO_PERSONAS
+
+    settings = load_settings()
+    print("==> Training the bot if its data, config or code changed", flush=True)
+    model = train()
+    print(f"==> Model: {model.name}", flush=True)
+    services: List[Service] = []
+    try:
+        print(f"==> Starting the action server on port {settings.action_server_port}", flush=True)
+        services.append(start_action_server(settings))
+        print(f"==> Starting the Rasa server on {settings.rasa_url} (loading the model takes ~20 s)",
+              flush=True)
+        services.append(start_rasa(settings, model))
+        for service in services:
+            wait_until_up(service)
+        wait_for_model(settings)
+        vip_token = mint("demo-vip", settings.customer_token_secret, settings.customer_token_issuer,
+                         settings.customer_token_ttl_seconds)
+        print(f"""
+==> The support bot is running. Logs: {VAR_DIR / 'logs'}
+
+Talk to it over the REST channel, for example:
+  curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+    -d '{{"sender": "me-1", "message": "how long does delivery take?"}}'
+
+As the demo VIP (a signed token in the message metadata; `make token CUSTOMER=<id>` mints others):
+  curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+    -d '{{"sender": "vip-1", "message": "hi", "metadata": {{"customer_token": "{vip_token}"}}}}'
+  curl -s '{settings.rasa_url}/conversations/vip-1/tracker?token=$RASA_TOKEN' | python -m json.tool
+
+Demo personas: {", ".join(DEMO_PERSONAS)}
+Press Ctrl-C to stop everything.
+""", flush=True)
+        while all(s.process.poll() is None for s in services):
+            time.sleep(1)
+        stopped = next(s for s in services if s.process.poll() is not None)
+        print(f"The {stopped.name} stopped unexpectedly. Last lines of its log:\n{stopped.log_tail()}",
+              file=sys.stderr)
+        raise SystemExit(1)
+    except KeyboardInterrupt:
+        print("\n==> Stopping", flush=True)
+    finally:
+        for service in reversed(services):
+            service.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The one place settings are read: the process environment, then `.env`, then safe defaults.
+
+Every setting is documented in `.env.example`. Secrets have no default: `make demo` / `make test`
+create `.env` with fresh secrets, and a process started without them fails with the setting's name.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+class MissingSetting(RuntimeError):
+    """A required setting (a secret) is not configured."""
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+DEFAULTS = {
+    "CUSTOMER_DB_URL": _sqlite_url(VAR_DIR / "customers.db"),
+    "TRACKER_DB_PATH": str(VAR_DIR / "tracker.db"),
+    "RASA_HOST": "127.0.0.1",
+    "RASA_PORT": "5005",
+    "ACTION_SERVER_PORT": "5055",
+    "CUSTOMER_TOKEN_TTL_SECONDS": "86400",
+    "CUSTOMER_TOKEN_ISSUER": "larkspur-website",
+    "MAX_MESSAGE_CHARS": "2000",
+    "SEED_CUSTOMER_COUNT": "240",
+    "LOG_LEVEL": "INFO",
+}
+SECRETS = ("CUSTOMER_TOKEN_SECRET", "RASA_TOKEN")
+
+
+@dataclass(frozen=True)
+class Settings:
+    customer_db_url: str
+    tracker_db_path: str
+    rasa_host: str
+    rasa_port: int
+    action_server_port: int
+    customer_token_secret: str
+    customer_token_ttl_seconds: int
+    customer_token_issuer: str
+    rasa_token: str
+    max_message_chars: int
+    seed_customer_count: int
+    log_level: str
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.rasa_host}:{self.rasa_port}"
+
+    @property
+    def action_server_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_server_port}/webhook"
+
+
+def _merged(env: Optional[Mapping[str, str]], env_file: Optional[Path]) -> dict:
+    values = dict(DEFAULTS)
+    path = env_file if env_file is not None else DEFAULT_ENV_FILE
+    if path.exists():
+        values.update({k: v for k, v in dotenv_values(path).items() if v not in (None, "")})
+    source = os.environ if env is None else env
+    values.update({k: v for k, v in source.items() if (k in DEFAULTS or k in SECRETS) and v != ""})
+    return values
+
+
+def _int(values: dict, key: str) -> int:
+    try:
+        return int(values[key])
+    except ValueError:
+        raise ValueError(f"Setting {key} must be a whole number, got {values[key]!r}") from None
+
+
+def load_settings(
+    env: Optional[Mapping[str, str]] = None, env_file: Optional[Path] = None
+) -> Settings:
+    """Reads settings; `env` replaces `os.environ` (tests pass their own)."""
+    values = _merged(env, env_file)
+    missing = [key for key in SECRETS if not values.get(key)]
+    if missing:
+        raise MissingSetting(
+            f"Missing setting(s) {', '.join(missing)}. Run `make env` to create .env with fresh "
+            f"secrets, or set them in the environment."
+        )
+    return Settings(
+        customer_db_url=values["CUSTOMER_DB_URL"],
+        tracker_db_path=values["TRACKER_DB_PATH"],
+        rasa_host=values["RASA_HOST"],
+        rasa_port=_int(values, "RASA_PORT"),
+        action_server_port=_int(values, "ACTION_SERVER_PORT"),
+        customer_token_secret=values["CUSTOMER_TOKEN_SECRET"],
+        customer_token_ttl_seconds=_int(values, "CUSTOMER_TOKEN_TTL_SECONDS"),
+        customer_token_issuer=values["CUSTOMER_TOKEN_ISSUER"],
+        rasa_token=values["RASA_TOKEN"],
+        max_message_chars=_int(values, "MAX_MESSAGE_CHARS"),
+        seed_customer_count=_int(values, "SEED_CUSTOMER_COUNT"),
+        log_level=values["LOG_LEVEL"],
+    )
