@@ -1,0 +1,74 @@
+"""Helpers the benchmarks share: machine description, report writing, loading a model to parse."""
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, List
+
+REPORTS_DIR = Path(__file__).resolve().parent / "reports"
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def machine_description() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def run_stamp() -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip() or "uncommitted"
+    return f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}"
+
+
+def write_report(name: str, title: str, body: str) -> Path:
+    REPORTS_DIR.mkdir(exist_ok=True)
+    path = REPORTS_DIR / f"{name}.md"
+    path.write_text(f"# {title}\n\nMeasured {run_stamp()} on {machine_description()}.\n\n{body}\n")
+    return path
+
+
+class ModelParser:
+    """Parses texts with a trained Rasa model in-process (NLU only, no server)."""
+
+    def __init__(self, model_path: Path) -> None:
+        import logging
+
+        from rasa.core.agent import Agent
+        from rasa.utils.log_utils import configure_structlog
+
+        configure_structlog(logging.WARNING)  # no per-message debug lines
+        self._loop = asyncio.new_event_loop()
+        self._agent = Agent.load(str(model_path))
+
+    def parse(self, text: str) -> Dict:
+        return self._loop.run_until_complete(self._agent.parse_message(text))
+
+    def parse_all(self, texts: List[str]) -> List[Dict]:
+        return [self.parse(t) for t in texts]
+
+
+def retrieval_key(parse: Dict, retrieval_intent: str = "faq") -> str:
+    """The full label the bot acted on: `faq/<topic>` for FAQ, otherwise the intent name."""
+    intent = (parse.get("intent") or {}).get("name")
+    if intent == retrieval_intent:
+        selected = parse.get("response_selector", {}).get(retrieval_intent, {})
+        return selected.get("response", {}).get("intent_response_key") or intent
+    return intent

@@ -1,0 +1,44 @@
+from pathlib import Path
+
+import pytest
+
+from supportbot.envfile import render_env
+from supportbot.settings import MissingSetting, load_settings
+
+
+def test_missing_secret_names_the_setting(tmp_path: Path):
+    with pytest.raises(MissingSetting, match="CUSTOMER_TOKEN_SECRET.*make env"):
+        load_settings(env={"RASA_TOKEN": "x"}, env_file=tmp_path / "none.env")
+
+
+def test_environment_wins_over_env_file_which_wins_over_defaults(tmp_path: Path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("CUSTOMER_TOKEN_SECRET=from-file\nRASA_TOKEN=file-token\nRASA_PORT=6000\n"
+                        "MAX_MESSAGE_CHARS=\n")
+    settings = load_settings(env={"RASA_PORT": "7000"}, env_file=env_file)
+    assert settings.rasa_port == 7000
+    assert settings.customer_token_secret == "from-file"
+    assert settings.max_message_chars == 2000  # empty value in .env keeps the default
+
+
+def test_bad_number_is_reported_by_name(tmp_path: Path):
+    with pytest.raises(ValueError, match="RASA_PORT"):
+        load_settings(env={"CUSTOMER_TOKEN_SECRET": "s", "RASA_TOKEN": "t", "RASA_PORT": "abc"},
+                      env_file=tmp_path / "none.env")
+
+
+def test_rendered_env_has_fresh_distinct_secrets():
+    example = Path(__file__).resolve().parents[2].joinpath(".env.example").read_text()
+    first, second = render_env(example), render_env(example)
+    values = dict(line.split("=", 1) for line in first.splitlines() if "=" in line and not line.startswith("#"))
+    assert len(values["CUSTOMER_TOKEN_SECRET"]) >= 40 and len(values["RASA_TOKEN"]) >= 40
+    assert first != second
+    assert "SEED_CUSTOMER_COUNT=240" in first  # non-secret settings are copied unchanged
+
+
+def test_every_setting_is_documented_in_env_example():
+    from supportbot.settings import DEFAULTS, SECRETS
+
+    example = Path(__file__).resolve().parents[2].joinpath(".env.example").read_text()
+    documented = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")}
+    assert set(DEFAULTS) | set(SECRETS) <= documented

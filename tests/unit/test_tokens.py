@@ -1,0 +1,49 @@
+import time
+
+import jwt
+import pytest
+
+from supportbot.tokens import mint, verify
+
+SECRET, ISSUER = "s3cret-" * 6, "larkspur-website"
+
+
+def test_valid_token_names_the_customer():
+    identity = verify(mint("demo-vip", SECRET, ISSUER, 60), SECRET, ISSUER)
+    assert identity.customer_id == "demo-vip" and identity.reason == "verified"
+
+
+@pytest.mark.parametrize(
+    "token, reason",
+    [
+        (None, "no token"),
+        ("", "no token"),
+        (12345, "malformed"),
+        ("not.a.jwt", "invalid token"),
+        ("x" * 5000, "malformed"),
+        (mint("demo-vip", "another-secret-" * 3, ISSUER, 60), "bad signature"),
+        (mint("demo-vip", SECRET, ISSUER, 60, now=time.time() - 3600), "expired"),
+        (mint("demo-vip", SECRET, "someone-else", 60), "invalid token"),
+        (jwt.encode({"sub": "demo-vip", "iss": ISSUER, "exp": time.time() + 60}, None, algorithm="none"),
+         "invalid token"),
+        (jwt.encode({"sub": "demo-vip", "iss": ISSUER}, SECRET, algorithm="HS256"), "invalid token"),  # no exp
+        (jwt.encode({"sub": "a" * 65, "iss": ISSUER, "exp": time.time() + 60}, SECRET, algorithm="HS256"),
+         "invalid subject"),
+    ],
+)
+def test_bad_tokens_are_anonymous_with_a_reason(token, reason):
+    identity = verify(token, SECRET, ISSUER)
+    assert identity.customer_id is None
+    assert reason in identity.reason
+
+
+def test_token_cli_prints_only_the_token(capsys, monkeypatch):
+    from supportbot import tokens
+
+    monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
+    monkeypatch.setenv("RASA_TOKEN", "t")
+    monkeypatch.setenv("CUSTOMER_TOKEN_ISSUER", ISSUER)
+    assert tokens.main(["demo-free"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert verify(printed, SECRET, ISSUER).customer_id == "demo-free"
+    assert tokens.main([]) == 2
