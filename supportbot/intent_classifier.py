@@ -4,9 +4,10 @@ Why not DIET: on two cores DIET needs over two hours for CLINC150's 15k examples
 seconds and scores as well on intent accuracy (see bench/). Confidences are a softmax over the SVM's
 decision values with a temperature, so Rasa's FallbackClassifier threshold works on them.
 
-Retrieval intents (`faq/<topic>`) are learned topic by topic and their probabilities summed into
-the retrieval intent (`faq`): one merged class of 600 examples would dwarf intents with 15, and pull
-out-of-scope messages and requests for a person into it.
+Retrieval intents (`faq/<topic>`) are learned topic by topic: one merged class of 600 examples
+would dwarf intents with 15 and pull out-of-scope messages and requests for a person into it. The
+retrieval intent's confidence is that of its best topic, not the sum over topics: with 33 topics
+the sum stays high even for gibberish, and the fallback threshold would never fire.
 
 The model is stored as plain JSON and NumPy arrays (no pickle), so loading a model runs no code.
 """
@@ -129,14 +130,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         scores = self._features(texts) @ self.coef.T + self.intercept
         return _softmax(np.asarray(scores), self.config["temperature"])
 
-    def _intent_columns(self) -> Tuple[List[str], np.ndarray]:
-        """Intent names, and a 0/1 matrix summing label probabilities into intent probabilities."""
+    def intent_probabilities(self, texts: List[str]) -> Tuple[List[str], np.ndarray]:
+        """Intent names and, per text, each intent's confidence (a retrieval intent's best topic)."""
+        label_probabilities = self.predict_proba(texts)
         intents = sorted({label.split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0] for label in self.classes})
-        index = {name: i for i, name in enumerate(intents)}
-        merge = np.zeros((len(self.classes), len(intents)))
-        for row, label in enumerate(self.classes):
-            merge[row, index[label.split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0]]] = 1.0
-        return intents, merge
+        columns = {name: [] for name in intents}
+        for column, label in enumerate(self.classes):
+            columns[label.split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0]].append(column)
+        merged = np.stack([label_probabilities[:, columns[name]].max(axis=1) for name in intents], axis=1)
+        return intents, merged
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self.coef is None:
@@ -144,8 +146,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         scored = [m for m in messages if m.get(TEXT)]
         if not scored:
             return messages
-        intents, merge = self._intent_columns()
-        probabilities = self.predict_proba([m.get(TEXT) for m in scored]) @ merge
+        intents, probabilities = self.intent_probabilities([m.get(TEXT) for m in scored])
         limit = self.config["ranking_length"]
         for message, row in zip(scored, probabilities):
             order = np.argsort(-row)

@@ -5,6 +5,7 @@ functions with their own settings, so what is tested is what runs.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -43,13 +44,39 @@ def process_env(settings: Settings) -> dict:
     return env
 
 
+TRAINING_INPUTS = ("config.yml", "bot/domain.yml", "data", "supportbot/intent_classifier.py")
+KEEP_MODELS = 3
+
+
+def training_inputs_digest(config: Path) -> str:
+    """Hash of everything a model is built from: data, domain, config and the custom classifier."""
+    digest = hashlib.sha256()
+    paths = [config, *[PROJECT_ROOT / p for p in TRAINING_INPUTS[1:]]]
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(PROJECT_ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 def train(out_dir: Path = MODELS_DIR, config: Path = PROJECT_ROOT / "config.yml",
           extra_args: Optional[List[str]] = None) -> Path:
-    """Trains unless a model for the same data, config and code exists; returns the model path.
+    """Trains unless the newest model was built from the same inputs; returns the model path.
 
-    Rasa compares fingerprints itself and prints "Nothing changed" when it can reuse a model.
+    Rasa itself would build a new model file on every call (from its cache), so the inputs are
+    hashed here and the hash is stored next to the model.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    digest = training_inputs_digest(config)
+    stamp = out_dir / ".inputs-sha256"
+    try:
+        model = latest_model(out_dir)
+        if stamp.read_text().split() == [digest, model.name]:
+            print(f"==> Model {model.name} is up to date (no data, config or code changed)", flush=True)
+            return model
+    except FileNotFoundError:
+        pass
     command = [RASA, "train", "--domain", str(BOT_DIR / "domain.yml"), "--config", str(config),
                "--data", str(PROJECT_ROOT / "data"), "--out", str(out_dir), *(extra_args or [])]
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="2",
@@ -57,7 +84,11 @@ def train(out_dir: Path = MODELS_DIR, config: Path = PROJECT_ROOT / "config.yml"
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env)
     if result.returncode != 0:
         raise SystemExit(f"Training failed (exit {result.returncode}); the output above says why.")
-    return latest_model(out_dir)
+    model = latest_model(out_dir)
+    stamp.write_text(f"{digest} {model.name}\n")
+    for old in sorted(out_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-KEEP_MODELS]:
+        old.unlink()
+    return model
 
 
 def latest_model(out_dir: Path = MODELS_DIR) -> Path:

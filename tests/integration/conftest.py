@@ -1,0 +1,80 @@
+"""A real system for integration tests: the trained model, a seeded CRM, the action server and
+`rasa run` on free ports, with temporary databases. Started once per test session."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+import requests
+
+from supportbot import launcher
+from supportbot.profiles import CustomerRepository
+from supportbot.seed import seed_customers
+from supportbot.settings import Settings
+from supportbot.tokens import mint
+from tests.conftest import make_settings
+
+
+@dataclass
+class RunningBot:
+    settings: Settings
+    model: Path
+    rasa: launcher.Service
+    actions: launcher.Service
+    log_dir: Path
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.settings.rasa_url}/webhooks/rest/webhook"
+
+    def send(self, text: str, sender: Optional[str] = None, metadata: Optional[dict] = None) -> List[Dict]:
+        body = {"sender": sender or f"t-{uuid.uuid4().hex[:12]}", "message": text}
+        if metadata is not None:
+            body["metadata"] = metadata
+        response = requests.post(self.webhook, json=body, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def tracker(self, sender: str) -> Dict:
+        response = requests.get(f"{self.settings.rasa_url}/conversations/{sender}/tracker",
+                                params={"token": self.settings.rasa_token}, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def token(self, customer_id: str, secret: Optional[str] = None) -> str:
+        s = self.settings
+        return mint(customer_id, secret or s.customer_token_secret, s.customer_token_issuer, 3600)
+
+    def restart_rasa(self) -> None:
+        self.rasa.stop()
+        self.rasa = launcher.start_rasa(self.settings, self.model, log_dir=self.log_dir)
+        launcher.wait_until_up(self.rasa)
+        launcher.wait_for_model(self.settings)
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    # Trains into models/ only when data, config or classifier code changed (Rasa's fingerprint).
+    return launcher.train()
+
+
+@pytest.fixture(scope="session")
+def bot(trained_model: Path, tmp_path_factory) -> RunningBot:
+    tmp = tmp_path_factory.mktemp("system")
+    settings = make_settings(tmp)
+    seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
+    log_dir = tmp / "logs"
+    actions = launcher.start_action_server(settings, log_dir=log_dir)
+    rasa = launcher.start_rasa(settings, trained_model, log_dir=log_dir)
+    running = RunningBot(settings, trained_model, rasa, actions, log_dir)
+    try:
+        launcher.wait_until_up(actions)
+        launcher.wait_until_up(rasa)
+        launcher.wait_for_model(settings)
+        yield running
+    finally:
+        running.rasa.stop()
+        actions.stop()
