@@ -109,6 +109,7 @@ def start_baseline(work: Path, port: int) -> launcher.Service:
     project = work / "baseline"
     print("==> Creating and training the `rasa init` baseline (default configuration; a few minutes)",
           flush=True)
+    project.mkdir()
     env = dict(launcher.process_env(make_settings(work)), PYTHONPATH="")
     subprocess.run([launcher.RASA, "init", "--no-prompt", "--init-dir", str(project)], cwd=work, env=env,
                    check=True, stdout=subprocess.DEVNULL)

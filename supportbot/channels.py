@@ -24,8 +24,12 @@ from sanic.request import Request
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
+from supportbot import rasa_speedups
 
 logger = logging.getLogger(__name__)
+
+# This module is loaded by every Rasa server of the project (bot/credentials.yml names it).
+rasa_speedups.install()
 
 DEFAULT_MAX_CHARS = 2000
 MAX_SENDER_ID_LENGTH = 128

@@ -44,7 +44,8 @@ def process_env(settings: Settings) -> dict:
     return env
 
 
-TRAINING_INPUTS = ("config.yml", "bot/domain.yml", "data", "supportbot/intent_classifier.py")
+TRAINING_INPUTS = ("config.yml", "bot/domain.yml", "data", "supportbot/intent_classifier.py",
+                   "supportbot/response_selector.py")
 KEEP_MODELS = 3
 
 

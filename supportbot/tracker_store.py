@@ -1,0 +1,41 @@
+"""Rasa's SQL tracker store, with SQLite set up for a server rather than for a desktop app.
+
+Every customer turn reads the conversation and writes its new events. SQLAlchemy 1.4 gives SQLite
+files no connection pool, so each read and write opened a new connection; this store keeps a small
+pool. SQLite's defaults (rollback journal, a full fsync per commit) made the write the slowest part
+of a turn; write-ahead logging
+with synchronous=NORMAL keeps the database consistent after a crash of the process and lets reads
+run beside the writer. After a power loss the last few committed turns may be lost, which is
+acceptable for the single-machine default; the scale-out configuration uses PostgreSQL.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.pool import QueuePool
+
+from rasa.core.tracker_store import SQLTrackerStore
+
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
+
+
+def _apply_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+class SupportSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            url = self.engine.url
+            self.engine.dispose()
+            # Rasa uses the store from the server's event loop thread; the pool stays small.
+            self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=2, max_overflow=8,
+                                           connect_args={"check_same_thread": False, "timeout": 10})
+            event.listen(self.engine, "connect", _apply_sqlite_pragmas)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
