@@ -89,3 +89,12 @@ def test_untrained_model_loads_without_error(storage):
     message = Message(data={"text": "hi"})
     loaded.process([message])
     assert message.get("intent") is None
+
+
+def test_fast_tfidf_matches_sklearn(storage):
+    component = LinearIntentClassifier.create({}, storage, Resource("clf"), context())
+    component.train(training_data())
+    texts = ["Where is my ORDER??", "refund refund refund", "", "ünïcödé text 🙂", "hi hi there there"]
+    for kind, vectorizer in component.vectorizers.items():
+        expected = vectorizer.transform(texts).toarray()
+        np.testing.assert_allclose(component._tfidf(kind, texts).toarray(), expected, rtol=1e-12, atol=1e-12)
