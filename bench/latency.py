@@ -42,7 +42,8 @@ class Result:
     concurrency: int
     latencies_ms: List[float]
     seconds: float
-    errors: int
+    errors: int  # HTTP errors, time-outs, malformed answers
+    silent: int  # valid answers with no bot message (the baseline's rules leave some turns unanswered)
 
     @property
     def throughput(self) -> float:
@@ -54,7 +55,7 @@ class Result:
 
 
 async def conversation(session: aiohttp.ClientSession, url: str, script: List[str], metadata: Optional[dict],
-                       latencies: List[float], errors: List[int]) -> None:
+                       latencies: List[float], errors: List[int], silent: List[int]) -> None:
     sender = f"bench-{uuid.uuid4().hex[:12]}"
     for turn, text in enumerate(script):
         body = {"sender": sender, "message": text}
@@ -64,33 +65,36 @@ async def conversation(session: aiohttp.ClientSession, url: str, script: List[st
         try:
             async with session.post(url, json=body) as response:
                 replies = await response.json()
-                ok = response.status == 200 and isinstance(replies, list) and len(replies) > 0
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            ok = False
+                ok = response.status == 200 and isinstance(replies, list)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            ok, replies = False, None
         latencies.append((time.perf_counter() - started) * 1000)
         if not ok:
             errors.append(1)
+        elif not replies:
+            silent.append(1)
 
 
 async def load(url: str, script: List[str], concurrency: int, conversations: int,
                metadata_for: callable) -> Result:
     latencies: List[float] = []
     errors: List[int] = []
+    silent: List[int] = []
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         for i in range(WARMUP_CONVERSATIONS):
-            await conversation(session, url, script, metadata_for(i), [], [])
+            await conversation(session, url, script, metadata_for(i), [], [], [])
         queue = list(range(conversations))
         started = time.perf_counter()
 
         async def worker() -> None:
             while queue:
                 index = queue.pop()
-                await conversation(session, url, script, metadata_for(index), latencies, errors)
+                await conversation(session, url, script, metadata_for(index), latencies, errors, silent)
 
         await asyncio.gather(*[worker() for _ in range(concurrency)])
         seconds = time.perf_counter() - started
-    return Result("", concurrency, latencies, seconds, len(errors))
+    return Result("", concurrency, latencies, seconds, len(errors), len(silent))
 
 
 def measure(system: str, url: str, script: List[str], metadata_for: callable) -> List[Result]:
@@ -100,7 +104,7 @@ def measure(system: str, url: str, script: List[str], metadata_for: callable) ->
         result = asyncio.run(load(url, script, c, CONVERSATIONS[c], metadata_for))
         result.system = system
         print(f"      p50 {result.percentile(0.5):.1f} ms, p95 {result.percentile(0.95):.1f} ms, "
-              f"{result.throughput:.1f} msg/s, errors {result.errors}", flush=True)
+              f"{result.throughput:.1f} msg/s, errors {result.errors}, unanswered {result.silent}", flush=True)
         results.append(result)
     return results
 
@@ -200,10 +204,12 @@ def main() -> List[Result]:
         f"Each conversation: {TURNS} messages in sequence over POST /webhooks/rest/webhook; conversations per "
         f"level: {CONVERSATIONS}; {WARMUP_CONVERSATIONS} warm-up conversations first. The load generator runs "
         "on the same 2 cores as the servers (same for both systems).", "",
-        "| system | concurrent conversations | messages | p50 ms | p95 ms | messages/s | errors |",
-        "|---|---|---|---|---|---|---|",
+        "| system | concurrent conversations | messages | p50 ms | p95 ms | messages/s | errors | unanswered |",
+        "|---|---|---|---|---|---|---|---|",
         *[f"| {r.system} | {r.concurrency} | {len(r.latencies_ms)} | {r.percentile(0.5):.1f} | "
-          f"{r.percentile(0.95):.1f} | {r.throughput:.1f} | {r.errors} |" for r in results], "",
+          f"{r.percentile(0.95):.1f} | {r.throughput:.1f} | {r.errors} | {r.silent} |" for r in results], "",
+        "Errors are HTTP errors, time-outs or malformed answers; unanswered turns got a valid empty answer "
+        "(the `rasa init` bot has no rule for some turns of its script).", "",
         f"- Throughput at 50 concurrent conversations: {throughput_ratio:.2f}x the baseline "
         f"(target >= 3x: {verdict(throughput_ratio >= 3)}).",
         f"- Single-conversation p50 latency: {latency_ratio:.2f} of the baseline's "
