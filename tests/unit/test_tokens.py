@@ -5,6 +5,8 @@ import pytest
 
 from supportbot.tokens import mint, verify
 
+# Tokens below are built when pytest collects the module, maybe minutes before the test runs:
+# they get an hour of validity, not a minute.
 SECRET, ISSUER = "s3cret-" * 6, "larkspur-website"
 
 
@@ -21,13 +23,13 @@ def test_valid_token_names_the_customer():
         (12345, "malformed"),
         ("not.a.jwt", "invalid token"),
         ("x" * 5000, "malformed"),
-        (mint("demo-vip", "another-secret-" * 3, ISSUER, 60), "bad signature"),
+        (mint("demo-vip", "another-secret-" * 3, ISSUER, 3600), "bad signature"),
         (mint("demo-vip", SECRET, ISSUER, 60, now=time.time() - 3600), "expired"),
-        (mint("demo-vip", SECRET, "someone-else", 60), "invalid token"),
-        (jwt.encode({"sub": "demo-vip", "iss": ISSUER, "exp": time.time() + 60}, None, algorithm="none"),
+        (mint("demo-vip", SECRET, "someone-else", 3600), "invalid token"),
+        (jwt.encode({"sub": "demo-vip", "iss": ISSUER, "exp": time.time() + 3600}, None, algorithm="none"),
          "invalid token"),
         (jwt.encode({"sub": "demo-vip", "iss": ISSUER}, SECRET, algorithm="HS256"), "invalid token"),  # no exp
-        (jwt.encode({"sub": "a" * 65, "iss": ISSUER, "exp": time.time() + 60}, SECRET, algorithm="HS256"),
+        (jwt.encode({"sub": "a" * 65, "iss": ISSUER, "exp": time.time() + 3600}, SECRET, algorithm="HS256"),
          "invalid subject"),
     ],
 )
