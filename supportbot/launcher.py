@@ -180,10 +180,18 @@ def wait_for_model(settings: Settings, timeout: float = 180) -> None:
     raise TimeoutError("The Rasa server did not load its model in time.")
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     from supportbot.tokens import mint
     from supportbot.vocabulary import DEMO_PERSONAS
 
+    # Ctrl-C and `kill` both stop everything cleanly, even when started from a script that ignores
+    # SIGINT for background jobs.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = load_settings()
     print("==> Training the bot if its data, config or code changed", flush=True)
     model = train()
@@ -210,7 +218,8 @@ Talk to it over the REST channel, for example:
 As the demo VIP (a signed token in the message metadata; `make token CUSTOMER=<id>` mints others):
   curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
     -d '{{"sender": "vip-1", "message": "hi", "metadata": {{"customer_token": "{vip_token}"}}}}'
-  curl -s '{settings.rasa_url}/conversations/vip-1/tracker?token=$RASA_TOKEN' | python -m json.tool
+  curl -s "{settings.rasa_url}/conversations/vip-1/tracker?token=$(grep ^RASA_TOKEN= .env | cut -d= -f2)" \\
+    | python3 -m json.tool
 
 Demo personas: {", ".join(DEMO_PERSONAS)}
 Press Ctrl-C to stop everything.
