@@ -33,7 +33,7 @@ def variant_config(name: str) -> Dict:
     changes = copy.deepcopy(VARIANTS[name])
     char = changes.pop("_char", None)
     for component in config["pipeline"]:
-        if component["name"] == "ResponseSelector":
+        if component["name"].endswith("ResponseSelector"):
             component.update(changes)
         if char and component.get("analyzer") == "char_wb":
             component.update(char)

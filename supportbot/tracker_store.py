@@ -7,16 +7,22 @@ of a turn; write-ahead logging
 with synchronous=NORMAL keeps the database consistent after a crash of the process and lets reads
 run beside the writer. After a power loss the last few committed turns may be lost, which is
 acceptable for the single-machine default; the scale-out configuration uses PostgreSQL.
+
+Reading a conversation also selects only the stored event JSON and counts rows in SQL, instead of
+building an ORM object per event (Rasa's queries and their filters are reused unchanged).
 """
 from __future__ import annotations
 
-from typing import Any
+import itertools
+import json
+from typing import Any, Iterator, Optional, Text
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import QueuePool
 
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
 
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
 
@@ -39,3 +45,18 @@ class SupportSQLTrackerStore(SQLTrackerStore):
                                            connect_args={"check_same_thread": False, "timeout": 10})
             event.listen(self.engine, "connect", _apply_sqlite_pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    async def _retrieve(
+        self, sender_id: Text, fetch_events_from_all_sessions: bool
+    ) -> Optional[DialogueStateTracker]:
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
+            events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data).all()]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        query = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False)
+        stored = query.order_by(None).with_entities(sa.func.count(self.SQLEvent.id)).scalar()
+        return itertools.islice(tracker.events, stored, len(tracker.events))
