@@ -7,6 +7,7 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+import random
 from typing import Dict, List
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
@@ -72,3 +73,23 @@ def retrieval_key(parse: Dict, retrieval_intent: str = "faq") -> str:
         selected = parse.get("response_selector", {}).get(retrieval_intent, {})
         return selected.get("response", {}).get("intent_response_key") or intent
     return intent
+
+
+def training_label(message) -> str:
+    """`faq/<topic>` for retrieval intents, otherwise the intent name."""
+    return message.get("intent_response_key") or message.get("intent")
+
+
+def stratified_folds(messages: List, k: int, seed: int) -> List[List]:
+    """k folds with each label's examples spread evenly; the same seed gives the same folds."""
+    rng = random.Random(seed)
+    by_label: Dict[str, List] = {}
+    for message in messages:
+        by_label.setdefault(training_label(message), []).append(message)
+    folds: List[List] = [[] for _ in range(k)]
+    for name in sorted(by_label):
+        items = by_label[name][:]
+        rng.shuffle(items)
+        for index, message in enumerate(items):
+            folds[index % k].append(message)
+    return folds

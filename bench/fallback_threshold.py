@@ -4,7 +4,6 @@ The out-of-scope training examples stand in for out-of-scope traffic.
 """
 from __future__ import annotations
 
-import random
 import tempfile
 from pathlib import Path
 from typing import Dict, List
@@ -15,29 +14,12 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bench.common import stratified_folds
 from bench.thresholds import Prediction, choose_threshold
 from supportbot.intent_classifier import LinearIntentClassifier
 from supportbot.settings import PROJECT_ROOT
 
 OUT_OF_SCOPE = "out_of_scope"
-
-
-def label(message) -> str:
-    return message.get("intent_response_key") or message.get("intent")
-
-
-def stratified_folds(messages: List, k: int, seed: int = 11) -> List[List]:
-    rng = random.Random(seed)
-    by_label: Dict[str, List] = {}
-    for m in messages:
-        by_label.setdefault(label(m), []).append(m)
-    folds: List[List] = [[] for _ in range(k)]
-    for name in sorted(by_label):
-        items = by_label[name][:]
-        rng.shuffle(items)
-        for i, m in enumerate(items):
-            folds[i % k].append(m)
-    return folds
 
 
 def train_classifier(messages: List, config: Dict, directory: Path) -> LinearIntentClassifier:
@@ -52,7 +34,7 @@ def cross_validated_predictions(config: Dict, k: int = 5) -> List[Prediction]:
     data = load_data(str(PROJECT_ROOT / "data" / "nlu"))
     messages = [m for m in data.intent_examples if m.get("text")]
     predictions: List[Prediction] = []
-    for held in stratified_folds(messages, k):
+    for held in stratified_folds(messages, k, seed=11):
         held_ids = {id(m) for m in held}
         with tempfile.TemporaryDirectory() as tmp:
             classifier = train_classifier([m for m in messages if id(m) not in held_ids], config, Path(tmp))

@@ -6,7 +6,6 @@ script does not tune on the test set. Usage: python -m bench.faq_cv [folds] [var
 from __future__ import annotations
 
 import copy
-import random
 import sys
 import tempfile
 import time
@@ -17,7 +16,7 @@ import rasa.shared.utils.io as rasa_io
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bench.common import ModelParser, retrieval_key
+from bench.common import ModelParser, retrieval_key, stratified_folds, training_label
 from supportbot.settings import PROJECT_ROOT
 
 VARIANTS: Dict[str, Dict] = {
@@ -40,19 +39,9 @@ def variant_config(name: str) -> Dict:
     return config
 
 
-def folds(data: TrainingData, k: int, seed: int = 7) -> List[List]:
-    faq = [m for m in data.intent_examples if (m.get("intent_response_key") or "").startswith("faq/")]
-    rng = random.Random(seed)
-    by_topic: Dict[str, List] = {}
-    for m in faq:
-        by_topic.setdefault(m.get("intent_response_key"), []).append(m)
-    buckets: List[List] = [[] for _ in range(k)]
-    for topic in sorted(by_topic):
-        items = by_topic[topic][:]
-        rng.shuffle(items)
-        for i, m in enumerate(items):
-            buckets[i % k].append(m)
-    return buckets
+def folds(data: TrainingData, k: int) -> List[List]:
+    faq = [m for m in data.intent_examples if training_label(m).startswith("faq/")]
+    return stratified_folds(faq, k, seed=7)
 
 
 def cross_validate(variant: str, k: int) -> float:
