@@ -24,7 +24,7 @@ from supportbot import launcher
 from supportbot.profiles import CustomerRepository
 from supportbot.seed import seed_customers
 from supportbot.tokens import mint
-from tests.conftest import free_port, make_settings
+from supportbot.settings import free_port, throwaway_settings
 
 CONCURRENCY = (1, 10, 50)
 CONVERSATIONS = {1: 12, 10: 40, 50: 100}
@@ -114,7 +114,7 @@ def start_baseline(work: Path, port: int) -> launcher.Service:
     print("==> Creating and training the `rasa init` baseline (default configuration; a few minutes)",
           flush=True)
     project.mkdir()
-    env = dict(launcher.process_env(make_settings(work)), PYTHONPATH="")
+    env = dict(launcher.process_env(throwaway_settings(work)), PYTHONPATH="")
     subprocess.run([launcher.RASA, "init", "--no-prompt", "--init-dir", str(project)], cwd=work, env=env,
                    check=True, stdout=subprocess.DEVNULL)
     process = subprocess.Popen([launcher.RASA, "run", "--port", str(port), "--interface", "127.0.0.1"],
@@ -163,7 +163,7 @@ def main() -> List[Result]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model = launcher.train()
-        settings = make_settings(work)
+        settings = throwaway_settings(work)
         seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
         baseline_port = free_port()
         baseline = start_baseline(work, baseline_port)

@@ -6,6 +6,8 @@ create `.env` with fresh secrets, and a process started without them fails with 
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
@@ -106,3 +108,24 @@ def load_settings(
         seed_customer_count=_int(values, "SEED_CUSTOMER_COUNT"),
         log_level=values["LOG_LEVEL"],
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def throwaway_settings(directory: Path, **overrides: object) -> Settings:
+    """Settings for a short-lived copy of the system (tests, benchmarks): fresh secrets, free
+    ports and databases inside `directory`; never reads `.env`."""
+    env = {
+        "CUSTOMER_TOKEN_SECRET": secrets.token_urlsafe(32),
+        "RASA_TOKEN": secrets.token_urlsafe(32),
+        "CUSTOMER_DB_URL": f"sqlite:///{directory / 'customers.db'}",
+        "TRACKER_DB_PATH": str(directory / "tracker.db"),
+        "RASA_PORT": str(free_port()),
+        "ACTION_SERVER_PORT": str(free_port()),
+    }
+    env.update({key: str(value) for key, value in overrides.items()})
+    return load_settings(env=env, env_file=directory / "no.env")

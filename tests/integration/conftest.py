@@ -15,7 +15,7 @@ from supportbot.profiles import CustomerRepository
 from supportbot.seed import seed_customers
 from supportbot.settings import Settings
 from supportbot.tokens import mint
-from tests.conftest import make_settings
+from supportbot.settings import throwaway_settings
 
 
 @dataclass
@@ -64,7 +64,7 @@ def trained_model() -> Path:
 @pytest.fixture(scope="session")
 def bot(trained_model: Path, tmp_path_factory) -> RunningBot:
     tmp = tmp_path_factory.mktemp("system")
-    settings = make_settings(tmp)
+    settings = throwaway_settings(tmp)
     seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
     log_dir = tmp / "logs"
     actions = launcher.start_action_server(settings, log_dir=log_dir)

@@ -13,12 +13,12 @@ from supportbot.profiles import CustomerRepository
 from supportbot.seed import seed_customers
 from supportbot.tokens import mint
 from supportbot.vocabulary import SEGMENT_SLOTS, Slot
-from tests.conftest import make_settings
+from supportbot.settings import throwaway_settings
 
 
 @pytest.fixture
 def action_env(tmp_path: Path, monkeypatch):
-    settings = make_settings(tmp_path)
+    settings = throwaway_settings(tmp_path)
     repository = CustomerRepository.from_url(settings.customer_db_url)
     seed_customers(repository, 20)
     monkeypatch.setattr(session, "_settings", lambda: settings)

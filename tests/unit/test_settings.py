@@ -42,3 +42,12 @@ def test_every_setting_is_documented_in_env_example():
     example = Path(__file__).resolve().parents[2].joinpath(".env.example").read_text()
     documented = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")}
     assert set(DEFAULTS) | set(SECRETS) <= documented
+
+
+def test_throwaway_settings_are_isolated(tmp_path: Path):
+    from supportbot.settings import throwaway_settings
+
+    first, second = throwaway_settings(tmp_path / "a"), throwaway_settings(tmp_path / "b")
+    assert first.customer_token_secret != second.customer_token_secret
+    assert first.rasa_port != first.action_server_port
+    assert str(tmp_path / "a") in first.customer_db_url
