@@ -1,14 +1,18 @@
 """`make bench`: every benchmark, one after another; reports and charts land in bench/reports/."""
-from bench import faq_heldout, latency, nlu_clinc
+from bench import faq_heldout, latency, nlu_clinc, sentiment
+
+STEPS = (
+    ("Held-out NLU accuracy of the bot", faq_heldout.main),
+    ("CLINC150 intent + out-of-scope", nlu_clinc.main),
+    ("Sentiment and dissatisfaction", sentiment.main),
+    ("Turn latency and throughput vs the rasa init baseline", latency.main),
+)
 
 
 def main() -> None:
-    print("### 1/3 Held-out NLU accuracy of the bot", flush=True)
-    faq_heldout.main()
-    print("### 2/3 CLINC150 intent + out-of-scope", flush=True)
-    nlu_clinc.main()
-    print("### 3/3 Turn latency and throughput vs the rasa init baseline", flush=True)
-    latency.main()
+    for number, (title, run) in enumerate(STEPS, start=1):
+        print(f"### {number}/{len(STEPS)} {title}", flush=True)
+        run()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Escalation: how customers feel, the segment-aware hand-over policy, and the human queue."""
