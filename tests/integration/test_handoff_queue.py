@@ -1,0 +1,148 @@
+"""The human queue on real databases: SQLite (file) and PostgreSQL (localhost)."""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from escalation.queue import ASSIGNED, RESOLVED, WAITING, ClaimConflict, HandoffQueue
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+
+
+def sqlite_engine(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'queue.db'}", future=True,
+                              connect_args={"check_same_thread": False, "timeout": 60})
+
+    @sa.event.listens_for(engine, "connect")
+    def _wal(connection, _):
+        connection.execute("PRAGMA journal_mode=WAL")
+
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def queue(request, tmp_path):
+    if request.param == "sqlite":
+        engine = sqlite_engine(tmp_path)
+        yield HandoffQueue(engine)
+        engine.dispose()
+        return
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect() as connection:
+            name = f"support_test_{uuid.uuid4().hex[:10]}"
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as error:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({error.orig}); set TEST_POSTGRES_URL")
+    engine = sa.create_engine(admin.url.set(database=name), future=True, pool_size=25, max_overflow=5)
+    try:
+        yield HandoffQueue(engine)
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def enqueue(queue, conversation, tier="standard", priority=3, sla=3600, now=T0, name="general"):
+    return queue.enqueue(conversation, f"cust-{conversation}", tier, {"tier": tier}, name, priority,
+                         ["test reason"], sla, now)
+
+
+def test_enqueue_is_idempotent_per_conversation(queue):
+    queue.create_schema()
+    first = enqueue(queue, "c1")
+    again = enqueue(queue, "c1", priority=1)
+    assert again.id == first.id and again.priority == 3
+    assert len(queue.list(WAITING)) == 1
+
+
+def test_order_is_sla_due_time_then_priority(queue):
+    queue.create_schema()
+    enqueue(queue, "standard-early", "standard", 3, sla=3600, now=T0)
+    enqueue(queue, "vip-later", "vip", 1, sla=120, now=T0 + timedelta(minutes=5))
+    enqueue(queue, "premium", "premium", 2, sla=600, now=T0 + timedelta(minutes=1))
+    order = [h.conversation_id for h in queue.list(WAITING)]
+    assert order == ["vip-later", "premium", "standard-early"]
+
+
+def test_claim_resolve_and_a_new_handoff_afterwards(queue):
+    queue.create_schema()
+    handoff = enqueue(queue, "c2")
+    claimed = queue.claim(handoff.id, "alice", T0)
+    assert claimed.status == ASSIGNED and claimed.agent_id == "alice"
+    with pytest.raises(ClaimConflict):
+        queue.claim(handoff.id, "bob", T0)
+    with pytest.raises(ClaimConflict):
+        queue.resolve(handoff.id, "bob", T0)  # not bob's
+    assert queue.resolve(handoff.id, "alice", T0).status == RESOLVED
+    assert enqueue(queue, "c2").id != handoff.id  # the conversation can be handed over again
+
+
+def test_silent_agent_loses_the_lease(queue):
+    queue.create_schema()
+    handoff = enqueue(queue, "c3")
+    queue.claim(handoff.id, "alice", T0, lease=timedelta(minutes=5))
+    assert queue.release_expired_leases(T0 + timedelta(minutes=4)) == 0
+    queue.heartbeat(handoff.id, "alice", T0 + timedelta(minutes=4))
+    assert queue.release_expired_leases(T0 + timedelta(minutes=8)) == 0
+    assert queue.release_expired_leases(T0 + timedelta(minutes=10)) == 1
+    back = queue.get(handoff.id)
+    assert back.status == WAITING and back.agent_id is None
+    assert queue.claim(handoff.id, "bob", T0 + timedelta(minutes=11)).agent_id == "bob"
+
+
+def test_sla_breach_is_recorded_once(queue):
+    queue.create_schema()
+    enqueue(queue, "slow", sla=120)
+    assert queue.record_sla_breaches(T0 + timedelta(minutes=1)) == 0
+    assert queue.record_sla_breaches(T0 + timedelta(minutes=3)) == 1
+    assert queue.record_sla_breaches(T0 + timedelta(minutes=9)) == 0
+    assert queue.list(WAITING)[0].sla_breached_at == T0 + timedelta(minutes=3)
+
+
+def test_transfer_returns_it_to_another_queue(queue):
+    queue.create_schema()
+    handoff = enqueue(queue, "c4")
+    queue.claim(handoff.id, "alice", T0)
+    moved = queue.transfer(handoff.id, "alice", "retention", T0)
+    assert (moved.status, moved.queue, moved.agent_id) == (WAITING, "retention", None)
+
+
+def test_twenty_agents_claim_500_handoffs_each_exactly_once(queue):
+    queue.create_schema()
+    for index in range(500):
+        enqueue(queue, f"conv-{index:03d}", priority=1 + index % 4, sla=60 * (1 + index % 7))
+    claimed = {f"agent-{n}": [] for n in range(20)}
+    errors = []
+    start = threading.Barrier(20)
+
+    def work(agent):
+        try:
+            start.wait()
+            while True:
+                handoff = queue.claim_next(agent, T0)
+                if handoff is None:
+                    return
+                claimed[agent].append(handoff.id)
+        except Exception as error:  # surfaced below: a thread must not die silently
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=work, args=(agent,)) for agent in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors[:3]
+    all_claims = [h for ids in claimed.values() for h in ids]
+    assert len(all_claims) == 500 and len(set(all_claims)) == 500  # none lost, none twice
+    assert not queue.list(WAITING)
+    owners = {h.id: h.agent_id for h in queue.list(ASSIGNED, limit=1000)}
+    assert all(owners[h] == agent for agent, ids in claimed.items() for h in ids)
+    assert sum(1 for ids in claimed.values() if ids) > 1  # the work really was shared
