@@ -38,6 +38,7 @@ DEFAULTS = {
     "MAX_MESSAGE_CHARS": "2000",
     "SEED_CUSTOMER_COUNT": "240",
     "LOG_LEVEL": "INFO",
+    "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
 }
 SECRETS = ("CUSTOMER_TOKEN_SECRET", "RASA_TOKEN")
 
@@ -56,6 +57,7 @@ class Settings:
     max_message_chars: int
     seed_customer_count: int
     log_level: str
+    test_postgres_url: str  # tests only: a server where they may create and drop databases
 
     @property
     def rasa_url(self) -> str:
@@ -107,6 +109,7 @@ def load_settings(
         max_message_chars=_int(values, "MAX_MESSAGE_CHARS"),
         seed_customer_count=_int(values, "SEED_CUSTOMER_COUNT"),
         log_level=values["LOG_LEVEL"],
+        test_postgres_url=values["TEST_POSTGRES_URL"],
     )
 
 

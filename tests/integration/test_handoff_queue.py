@@ -11,7 +11,12 @@ import sqlalchemy as sa
 
 from escalation.queue import ASSIGNED, RESOLVED, WAITING, ClaimConflict, HandoffQueue
 
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from supportbot.settings import DEFAULTS, MissingSetting, load_settings
+
+try:
+    POSTGRES_ADMIN_URL = load_settings().test_postgres_url  # environment, then .env, then default
+except MissingSetting:  # no .env yet: the default still applies
+    POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULTS["TEST_POSTGRES_URL"])
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
 
