@@ -8,7 +8,7 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 import random
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -93,3 +93,26 @@ def stratified_folds(messages: List, k: int, seed: int) -> List[List]:
         for index, message in enumerate(items):
             folds[index % k].append(message)
     return folds
+
+
+def grouped_bar_chart(groups: Sequence[str], series: Sequence[Tuple[str, Sequence[float]]], title: str,
+                      y_max: float, path: Path) -> None:
+    """One group of bars per name in `groups`, one bar per (label, values) series; saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for index, (label, values) in enumerate(series):
+        offset = (index - (len(series) - 1) / 2) * width
+        ax.bar([i + offset for i in range(len(groups))], values, width=width, label=label)
+    ax.set_xticks(list(range(len(groups))))
+    ax.set_xticklabels(groups, fontsize=8)
+    ax.set_ylim(0, y_max)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

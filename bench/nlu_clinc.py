@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from bench.common import SHARED_DATASETS, ModelParser, write_report, REPORTS_DIR
+from bench.common import REPORTS_DIR, SHARED_DATASETS, ModelParser, grouped_bar_chart, write_report
 from bench.thresholds import Prediction, choose_threshold, operating_point
 from supportbot.settings import PROJECT_ROOT
 
@@ -56,27 +56,6 @@ def predictions(parser: ModelParser, pairs: List[Tuple[str, str]]) -> Tuple[List
         result.append(Prediction(gold != OOS, name == gold, name == OOS, confidence))
         final_intents.append((parse.get("intent") or {}).get("name"))
     return result, final_intents
-
-
-def chart(rows: List[Tuple[str, float, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [r[0] for r in rows]
-    x = range(len(rows))
-    fig, ax = plt.subplots(figsize=(9, 4))
-    ax.bar([i - 0.2 for i in x], [r[1] for r in rows], width=0.4, label="in-scope accuracy %")
-    ax.bar([i + 0.2 for i in x], [r[2] for r in rows], width=0.4, label="out-of-scope recall %")
-    ax.set_xticks(list(x))
-    ax.set_xticklabels(names, fontsize=8)
-    ax.set_ylim(0, 100)
-    ax.set_title("CLINC150 test split (full): this project's pipeline vs published rows")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main() -> Dict:
@@ -135,7 +114,10 @@ def main() -> Dict:
         "shows what that threshold does on CLINC150.", "", "![CLINC150](clinc150.png)",
     ])
     REPORTS_DIR.mkdir(exist_ok=True)
-    chart(rows, REPORTS_DIR / "clinc150.png")
+    grouped_bar_chart([r[0] for r in rows], [("in-scope accuracy %", [r[1] for r in rows]),
+                                             ("out-of-scope recall %", [r[2] for r in rows])],
+                      "CLINC150 test split (full): this project's pipeline vs published rows", 100,
+                      REPORTS_DIR / "clinc150.png")
     path = write_report("clinc150", "CLINC150 intent and out-of-scope benchmark", body)
     print(body)
     print(f"Report: {path}")

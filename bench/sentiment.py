@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from bench.common import REPORTS_DIR, SHARED_DATASETS, write_report
+from bench.common import REPORTS_DIR, SHARED_DATASETS, grouped_bar_chart, write_report
 from escalation.sentiment import DISSATISFIED_AT, NEUTRAL_BAND, score_message, vader_compound
 
 CORPORA = {
@@ -70,28 +70,6 @@ def dissatisfaction_scores() -> Dict[str, Tuple[float, float, float]]:
     return result
 
 
-def chart(rows: List[Tuple[str, float, float, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [r[0] for r in rows]
-    x = range(len(rows))
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for offset, index, label in ((-0.27, 1, "published VADER F1"), (0, 2, "VADER (this run)"),
-                                 (0.27, 3, "support-adjusted")):
-        ax.bar([i + offset for i in x], [r[index] for r in rows], width=0.27, label=label)
-    ax.set_xticks(list(x))
-    ax.set_xticklabels(names)
-    ax.set_ylim(0, 1)
-    ax.set_title("3-class sentiment, weighted F1, VADER ground-truth corpora")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def main() -> None:
     lines = ["## 3-class sentiment on the VADER ground-truth corpora", "",
              "| corpus | texts | published VADER F1 | VADER macro F1 | VADER weighted F1 | adjusted macro F1 | "
@@ -122,7 +100,11 @@ def main() -> None:
     lines += [f"| {text} | {'dissatisfied' if gold else 'not dissatisfied'} |" for text, gold in d["_misses"]]
     lines += ["", "![sentiment](sentiment.png)"]
     REPORTS_DIR.mkdir(exist_ok=True)
-    chart(chart_rows, REPORTS_DIR / "sentiment.png")
+    grouped_bar_chart([r[0] for r in chart_rows],
+                      [("published VADER F1", [r[1] for r in chart_rows]),
+                       ("VADER (this run)", [r[2] for r in chart_rows]),
+                       ("support-adjusted", [r[3] for r in chart_rows])],
+                      "3-class sentiment, weighted F1, VADER ground-truth corpora", 1, REPORTS_DIR / "sentiment.png")
     path = write_report("sentiment", "Sentiment and dissatisfaction detection", "\n".join(lines))
     print("\n".join(lines[:12]))
     print(f"Report: {path}")
