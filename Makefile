@@ -8,7 +8,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: demo test setup env seed train token bench lock validate clean
+.PHONY: demo test setup env seed train token agent-token bench lock validate clean
 
 demo: setup env seed
 	@$(PY) -m supportbot.launcher
@@ -43,3 +43,7 @@ lock:
 
 clean:
 	rm -rf var models/*.tar.gz .pytest_cache
+
+# Prints only the token of a demo agent (alice, bob) for the escalation service's API.
+agent-token: setup env
+	@$(PY) -m escalation.agents "$(AGENT)"

@@ -59,9 +59,9 @@ def identify(token: Any, settings: Settings, repository: CustomerRepository) -> 
         else:
             logger.info("No customer token; anonymous visitor.")
         return None
-    customer = repository.get(identity.customer_id)
+    customer = repository.get(identity.subject)
     if customer is None:
-        logger.warning("Valid token for unknown customer id %r; treating as anonymous.", identity.customer_id)
+        logger.warning("Valid token for unknown customer id %r; treating as anonymous.", identity.subject)
     return customer
 
 

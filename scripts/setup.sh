@@ -45,7 +45,7 @@ if [ -f "$STAMP" ] && cmp -s requirements.lock "$STAMP"; then
 fi
 
 echo "==> Installing pinned dependencies (first run takes a minute or two)"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip wheel 'setuptools<71'
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 'setuptools<71'
 "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar on -r requirements.lock
 cp requirements.lock "$STAMP"
 echo "==> Dependencies installed"

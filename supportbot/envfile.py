@@ -21,15 +21,35 @@ def render_env(example_text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ensure_env_file(target: Path = DEFAULT_ENV_FILE, example: Path = EXAMPLE_FILE) -> bool:
-    """Creates `target` if it is missing; returns True when it did."""
-    if target.exists():
-        return False
-    target.write_text(render_env(example.read_text()))
-    target.chmod(0o600)
-    return True
+def missing_secrets(env_text: str) -> list:
+    present = {}
+    for line in env_text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.strip().startswith("#"):
+            present[key.strip()] = value.strip()
+    return [key for key in SECRETS if not present.get(key)]
+
+
+def ensure_env_file(target: Path = DEFAULT_ENV_FILE, example: Path = EXAMPLE_FILE) -> str:
+    """Creates `target` if it is missing, or adds secrets that a newer version introduced.
+
+    Returns what it did: "created", "added KEY, ..." or "" when nothing was needed."""
+    if not target.exists():
+        target.write_text(render_env(example.read_text()))
+        target.chmod(0o600)
+        return "created"
+    text = target.read_text()
+    missing = missing_secrets(text)
+    if not missing:
+        return ""
+    additions = "".join(f"{key}={secrets.token_urlsafe(32)}\n" for key in missing)
+    target.write_text(text + ("" if text.endswith("\n") or not text else "\n") + additions)
+    return "added " + ", ".join(missing)
 
 
 if __name__ == "__main__":
-    if ensure_env_file():
+    done = ensure_env_file()
+    if done == "created":
         print(f"==> Created {DEFAULT_ENV_FILE.name} from .env.example with fresh secrets", file=sys.stderr)
+    elif done:
+        print(f"==> {DEFAULT_ENV_FILE.name}: {done} (new settings, freshly generated)", file=sys.stderr)

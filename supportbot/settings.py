@@ -39,8 +39,9 @@ DEFAULTS = {
     "SEED_CUSTOMER_COUNT": "240",
     "LOG_LEVEL": "INFO",
     "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
+    "ESCALATION_PORT": "8000",
 }
-SECRETS = ("CUSTOMER_TOKEN_SECRET", "RASA_TOKEN")
+SECRETS = ("CUSTOMER_TOKEN_SECRET", "RASA_TOKEN", "AGENT_TOKEN_SECRET")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Settings:
     seed_customer_count: int
     log_level: str
     test_postgres_url: str  # tests only: a server where they may create and drop databases
+    agent_token_secret: str
+    escalation_port: int
 
     @property
     def rasa_url(self) -> str:
@@ -110,6 +113,8 @@ def load_settings(
         seed_customer_count=_int(values, "SEED_CUSTOMER_COUNT"),
         log_level=values["LOG_LEVEL"],
         test_postgres_url=values["TEST_POSTGRES_URL"],
+        agent_token_secret=values["AGENT_TOKEN_SECRET"],
+        escalation_port=_int(values, "ESCALATION_PORT"),
     )
 
 
@@ -125,6 +130,8 @@ def throwaway_settings(directory: Path, **overrides: object) -> Settings:
     env = {
         "CUSTOMER_TOKEN_SECRET": secrets.token_urlsafe(32),
         "RASA_TOKEN": secrets.token_urlsafe(32),
+        "AGENT_TOKEN_SECRET": secrets.token_urlsafe(32),
+        "ESCALATION_PORT": str(free_port()),
         "CUSTOMER_DB_URL": f"sqlite:///{directory / 'customers.db'}",
         "TRACKER_DB_PATH": str(directory / "tracker.db"),
         "RASA_PORT": str(free_port()),

@@ -1,4 +1,5 @@
-"""Customer identity tokens: HS256 JWTs the website signs and the action server verifies.
+"""Identity tokens: HS256 JWTs. Customers' tokens are signed by the website and verified by the
+action server; agents' tokens (another secret and issuer) by the escalation service.
 
 `verify` never raises: any problem (missing, forged, expired, malformed) yields an anonymous
 result with the reason, which the caller logs. A token only names the customer; the segment always
@@ -20,17 +21,17 @@ MAX_CUSTOMER_ID_LENGTH = 64
 
 @dataclass(frozen=True)
 class Identity:
-    customer_id: Optional[str]  # None: anonymous
+    subject: Optional[str]  # the customer id or agent name; None: anonymous
     reason: str  # why: "verified", "no token", "bad signature", ...
 
     @property
     def is_verified(self) -> bool:
-        return self.customer_id is not None
+        return self.subject is not None
 
 
-def mint(customer_id: str, secret: str, issuer: str, ttl_seconds: int, now: Optional[float] = None) -> str:
+def mint(subject: str, secret: str, issuer: str, ttl_seconds: int, now: Optional[float] = None) -> str:
     issued = int(now if now is not None else time.time())
-    claims = {"sub": customer_id, "iss": issuer, "iat": issued, "exp": issued + ttl_seconds}
+    claims = {"sub": subject, "iss": issuer, "iat": issued, "exp": issued + ttl_seconds}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 

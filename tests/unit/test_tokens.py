@@ -12,7 +12,7 @@ SECRET, ISSUER = "s3cret-" * 6, "larkspur-website"
 
 def test_valid_token_names_the_customer():
     identity = verify(mint("demo-vip", SECRET, ISSUER, 60), SECRET, ISSUER)
-    assert identity.customer_id == "demo-vip" and identity.reason == "verified"
+    assert identity.subject == "demo-vip" and identity.reason == "verified"
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_valid_token_names_the_customer():
 )
 def test_bad_tokens_are_anonymous_with_a_reason(token, reason):
     identity = verify(token, SECRET, ISSUER)
-    assert identity.customer_id is None
+    assert identity.subject is None
     assert reason in identity.reason
 
 
@@ -47,5 +47,5 @@ def test_token_cli_prints_only_the_token(capsys, monkeypatch):
     monkeypatch.setenv("CUSTOMER_TOKEN_ISSUER", ISSUER)
     assert tokens.main(["demo-free"]) == 0
     printed = capsys.readouterr().out.strip()
-    assert verify(printed, SECRET, ISSUER).customer_id == "demo-free"
+    assert verify(printed, SECRET, ISSUER).subject == "demo-free"
     assert tokens.main([]) == 2
