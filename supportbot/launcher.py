@@ -17,7 +17,7 @@ from typing import IO, List, Optional
 
 import requests
 
-from supportbot.settings import PROJECT_ROOT, VAR_DIR, Settings, load_settings
+from supportbot.settings import PROJECT_ROOT, VAR_DIR, Settings, as_environment, load_settings
 
 BIN = Path(sys.executable).parent
 RASA = str(BIN / "rasa")
@@ -28,14 +28,9 @@ BOT_DIR = PROJECT_ROOT / "bot"
 def process_env(settings: Settings) -> dict:
     """Environment for the Rasa and action servers: what bot/endpoints.yml and the actions read."""
     env = dict(os.environ)
+    env.update(as_environment(settings))
     env.update(
         ACTION_SERVER_URL=settings.action_server_url,
-        TRACKER_DB_PATH=settings.tracker_db_path,
-        MAX_MESSAGE_CHARS=str(settings.max_message_chars),
-        CUSTOMER_DB_URL=settings.customer_db_url,
-        CUSTOMER_TOKEN_SECRET=settings.customer_token_secret,
-        CUSTOMER_TOKEN_ISSUER=settings.customer_token_issuer,
-        RASA_TOKEN=settings.rasa_token,
         PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p),
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -149,6 +144,12 @@ def start_rasa(settings: Settings, model: Path, log_dir: Path = VAR_DIR / "logs"
                   f"{settings.rasa_url}/")
 
 
+def start_escalation_service(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
+    command = [str(BIN / "python"), "-m", "escalation.service"]
+    return _spawn("escalation service", command, process_env(settings), log_dir / "escalation.log",
+                  f"http://127.0.0.1:{settings.escalation_port}/health")
+
+
 def wait_until_up(service: Service, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -203,6 +204,8 @@ def main() -> None:
         print(f"==> Starting the Rasa server on {settings.rasa_url} (loading the model takes ~20 s)",
               flush=True)
         services.append(start_rasa(settings, model))
+        print(f"==> Starting the escalation service (agents' API) on port {settings.escalation_port}", flush=True)
+        services.append(start_escalation_service(settings))
         for service in services:
             wait_until_up(service)
         wait_for_model(settings)
@@ -220,6 +223,10 @@ As the demo VIP (a signed token in the message metadata; `make token CUSTOMER=<i
     -d '{{"sender": "vip-1", "message": "hi", "metadata": {{"customer_token": "{vip_token}"}}}}'
   curl -s "{settings.rasa_url}/conversations/vip-1/tracker?token=$(grep ^RASA_TOKEN= .env | cut -d= -f2)" \\
     | python3 -m json.tool
+
+Agents' API (escalation service): http://127.0.0.1:{settings.escalation_port}/api/handoffs
+  curl -s -H "Authorization: Bearer $(make -s agent-token AGENT=alice)" \\
+    http://127.0.0.1:{settings.escalation_port}/api/handoffs?status=waiting
 
 Demo personas: {", ".join(DEMO_PERSONAS)}
 Press Ctrl-C to stop everything.

@@ -118,6 +118,24 @@ def load_settings(
     )
 
 
+def as_environment(settings: Settings) -> dict:
+    """The settings as environment variables, for child processes (which then ignore `.env`)."""
+    values = {
+        "CUSTOMER_DB_URL": settings.customer_db_url, "TRACKER_DB_PATH": settings.tracker_db_path,
+        "RASA_HOST": settings.rasa_host, "RASA_PORT": settings.rasa_port,
+        "ACTION_SERVER_PORT": settings.action_server_port,
+        "CUSTOMER_TOKEN_SECRET": settings.customer_token_secret,
+        "CUSTOMER_TOKEN_TTL_SECONDS": settings.customer_token_ttl_seconds,
+        "CUSTOMER_TOKEN_ISSUER": settings.customer_token_issuer, "RASA_TOKEN": settings.rasa_token,
+        "MAX_MESSAGE_CHARS": settings.max_message_chars, "SEED_CUSTOMER_COUNT": settings.seed_customer_count,
+        "LOG_LEVEL": settings.log_level, "TEST_POSTGRES_URL": settings.test_postgres_url,
+        "AGENT_TOKEN_SECRET": settings.agent_token_secret, "ESCALATION_PORT": settings.escalation_port,
+    }
+    missing = (set(DEFAULTS) | set(SECRETS)) - set(values)
+    assert not missing, f"as_environment() misses {missing}"
+    return {key: str(value) for key, value in values.items()}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -24,7 +24,12 @@ class RunningBot:
     model: Path
     rasa: launcher.Service
     actions: launcher.Service
+    escalation: launcher.Service
     log_dir: Path
+
+    @property
+    def escalation_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.escalation_port}"
 
     @property
     def webhook(self) -> str:
@@ -69,12 +74,14 @@ def bot(trained_model: Path, tmp_path_factory) -> RunningBot:
     log_dir = tmp / "logs"
     actions = launcher.start_action_server(settings, log_dir=log_dir)
     rasa = launcher.start_rasa(settings, trained_model, log_dir=log_dir)
-    running = RunningBot(settings, trained_model, rasa, actions, log_dir)
+    escalation = launcher.start_escalation_service(settings, log_dir=log_dir)
+    running = RunningBot(settings, trained_model, rasa, actions, escalation, log_dir)
     try:
-        launcher.wait_until_up(actions)
-        launcher.wait_until_up(rasa)
+        for service in (actions, rasa, escalation):
+            launcher.wait_until_up(service)
         launcher.wait_for_model(settings)
         yield running
     finally:
         running.rasa.stop()
         actions.stop()
+        escalation.stop()
