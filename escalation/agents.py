@@ -53,6 +53,16 @@ class AgentDirectory:
             return Agent(row.name, row.display_name, tuple(q for q in row.queues.split(",") if q))
 
 
+    def count_by_queue(self) -> dict:
+        with self._sessions() as session:
+            rows = session.query(AgentRow).filter(AgentRow.active.is_(True)).all()
+        counts: dict = {}
+        for row in rows:
+            for queue in filter(None, row.queues.split(",")):
+                counts[queue] = counts.get(queue, 0) + 1
+        return counts
+
+
 def agent_token(name: str, secret: str) -> str:
     return mint(name, secret, AGENT_TOKEN_ISSUER, AGENT_TOKEN_TTL_SECONDS)
 

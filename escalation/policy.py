@@ -20,6 +20,7 @@ from supportbot.vocabulary import JourneyStage, Tier
 RULES_FILE = Path(__file__).resolve().parent / "rules.yml"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STAY, HANDOVER, OFFER_OPTIONS = "stay", "handover", "offer_options"
+SELF_SERVICE = "self_service"  # trouble, but this segment is helped by the bot first: it keeps answering
 LIVE_CHAT, PHONE_CALLBACK, TICKET = "live_chat", "phone_callback", "ticket"
 CHANNELS = (LIVE_CHAT, PHONE_CALLBACK, TICKET)
 REQUEST_HUMAN_INTENT = "request_human"
@@ -104,7 +105,7 @@ class QueueState:
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # stay / handover / offer_options
+    action: str  # stay / self_service / handover / offer_options
     queue: Optional[str]
     priority: int
     sla_seconds: int
@@ -115,7 +116,8 @@ class Decision:
 
     @property
     def escalates(self) -> bool:
-        return self.action != STAY
+        """True when a person (or an offer of one) takes over from the bot's normal answer."""
+        return self.action in (HANDOVER, OFFER_OPTIONS)
 
 
 # --- Loading and validating the rules ------------------------------------------------------------
@@ -340,9 +342,8 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
     straight_through = customer.tier == Tier.VIP.value or clearly_upset or bool(unhappy_history)
 
     if segment.self_service_first and not (clearly_upset or wants_person or churn or buying):
-        return Decision(OFFER_OPTIONS, queue, priority, sla_seconds, TICKET, None,
-                        "I'd like to get this solved for you. The help centre answers most questions straight away; "
-                        "if that doesn't help, I can open a ticket for our team, or say \"talk to a person\".",
+        # The bot's own answer is the self-service; every answer of this kind offers a person.
+        return Decision(SELF_SERVICE, queue, priority, sla_seconds, TICKET, None, None,
                         tuple(reasons + ["self-service first for this segment"]))
     if within_sla or (open_now and agents > 0 and straight_through):
         if not within_sla:

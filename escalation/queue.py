@@ -152,6 +152,14 @@ class HandoffQueue:
             rows = session.execute(query.order_by(*QUEUE_ORDER).limit(limit)).scalars().all()
             return [_to_handoff(r) for r in rows]
 
+    def waiting_counts(self) -> dict:
+        from sqlalchemy import func
+
+        with self._sessions() as session:
+            rows = session.execute(select(HandoffRow.queue, func.count()).where(HandoffRow.status == WAITING)
+                                   .group_by(HandoffRow.queue)).all()
+        return {queue: count for queue, count in rows}
+
     def claim(self, handoff_id: str, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Handoff:
         """Atomically gives a waiting handoff to `agent_id`; ClaimConflict when someone else has it."""
         with self._sessions.begin() as session:

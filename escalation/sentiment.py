@@ -176,3 +176,25 @@ def conversation_frustration(turns: Sequence[Turn]) -> Frustration:
         reasons.insert(0, f"recent messages negative ({recent_mean:+.2f})")
     return Frustration(round(min(1.0, level), 3), round(trend, 3), fallbacks, rephrases, human_requests,
                        tuple(reasons))
+
+
+FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
+
+
+def turns_from_events(events: Sequence[dict]) -> List[Turn]:
+    """The latest session's customer messages, from Rasa's JSON events (tracker or SDK)."""
+    start = 0
+    for index, event in enumerate(events):
+        if event.get("event") == "session_started":
+            start = index
+    turns = []
+    for event in events[start:]:
+        if event.get("event") != "user" or not event.get("text"):
+            continue
+        parse = event.get("parse_data") or {}
+        intent = (parse.get("intent") or {}).get("name")
+        compound = (parse.get("sentiment") or {}).get("compound")
+        if compound is None:
+            compound = score_message(event["text"]).compound
+        turns.append(Turn(event["text"], float(compound), intent, intent in FALLBACK_INTENTS))
+    return turns

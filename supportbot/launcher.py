@@ -40,7 +40,7 @@ def process_env(settings: Settings) -> dict:
 
 
 TRAINING_INPUTS = ("config.yml", "bot/domain.yml", "data", "supportbot/intent_classifier.py",
-                   "supportbot/response_selector.py")
+                   "supportbot/response_selector.py", "escalation/rasa_components.py")
 KEEP_MODELS = 3
 
 

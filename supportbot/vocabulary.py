@@ -53,6 +53,7 @@ class Slot:
     PREFERRED_CHANNEL = "preferred_channel"
     LANGUAGE = "language"
     IDENTITY_STATUS = "identity_status"  # verified / anonymous, with why in the action server log
+    ESCALATION = "escalation"  # the latest escalation decision, for agents and analytics
 
 
 SEGMENT_SLOTS = (

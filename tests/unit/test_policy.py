@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from escalation.policy import (
-    HANDOVER, OFFER_OPTIONS, PHONE_CALLBACK, RULES_FILE, STAY, TICKET, CustomerView, QueueState,
+    HANDOVER, OFFER_OPTIONS, PHONE_CALLBACK, RULES_FILE, SELF_SERVICE, STAY, TICKET, CustomerView, QueueState,
     RulesError, Signals, decide, is_open, load_rules, next_opening, parse_rules,
 )
 
@@ -48,7 +48,7 @@ CONFUSED = Signals("nlu_fallback", "asdf qwer", 0.0, 0.3, 2, 3)
         ("standard, very negative", STANDARD, VERY, HANDOVER, "general"),
         ("detractor escalates sooner whatever the tier", DETRACTOR, MILD, HANDOVER, "general"),
         ("free tier mildly negative: self-service first", FREE, Signals("complain", "meh", -0.45, 0.3, 0, 2),
-         OFFER_OPTIONS, "general"),
+         SELF_SERVICE, "general"),
         ("free tier clearly upset reaches a person", FREE, VERY, HANDOVER, "general"),
         ("anonymous clearly upset reaches a person", ANON, VERY, HANDOVER, "general"),
         ("asking for a person works for VIP", VIP, PERSON, HANDOVER, "concierge"),
@@ -70,7 +70,8 @@ def test_rules(name, customer, signals, action, queue):
     decision = decide(customer, signals, CALM, OPEN, RULES)
     assert (decision.action, decision.queue) == (action, queue), (name, decision.reasons)
     assert decision.reasons, name  # every decision says why
-    if action != STAY:
+    assert decision.escalates is (action in (HANDOVER, OFFER_OPTIONS))
+    if decision.escalates:
         assert decision.customer_message
 
 

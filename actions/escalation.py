@@ -1,0 +1,77 @@
+"""action_escalate: decide with the live queue, enqueue the handoff, tell the customer, pause."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from escalation.agents import AgentDirectory
+from escalation.policy import HANDOVER, QueueState, Rules, decide, load_rules
+from escalation.queue import HandoffQueue
+from escalation.rasa_components import customer_view, turn_signals
+from escalation.sentiment import turns_from_events
+from supportbot.profiles import engine_for
+from supportbot.settings import load_settings
+from supportbot.vocabulary import SEGMENT_SLOTS, Slot
+
+logger = logging.getLogger(__name__)
+# Until the queue measures real handle times, the wait estimate assumes 6 minutes per conversation.
+AVERAGE_HANDLE_SECONDS = 360
+
+
+@lru_cache(maxsize=1)
+def _rules() -> Rules:
+    return load_rules()
+
+
+@lru_cache(maxsize=1)
+def _stores():
+    engine = engine_for(load_settings().customer_db_url)
+    queue, agents = HandoffQueue(engine), AgentDirectory(engine)
+    queue.create_schema()
+    return queue, agents
+
+
+def live_queue_state(queue: HandoffQueue, agents: AgentDirectory) -> QueueState:
+    waiting, staffed = queue.waiting_counts(), agents.count_by_queue()
+    waits = {name: int(waiting.get(name, 0) * AVERAGE_HANDLE_SECONDS / max(1, staffed.get(name, 0)))
+             for name in set(waiting) | set(staffed)}
+    return QueueState(waits, staffed)
+
+
+class ActionEscalate(Action):
+    def name(self) -> str:
+        return "action_escalate"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[str, Any]) -> List[EventType]:
+        turns = turns_from_events(tracker.events)
+        if not turns:
+            return []
+        now = datetime.now(timezone.utc)
+        queue, agents = _stores()
+        slots = {name: tracker.get_slot(name) for name in SEGMENT_SLOTS}
+        decision = decide(customer_view(slots), turn_signals(turns), live_queue_state(queue, agents), now, _rules())
+        summary = {"action": decision.action, "queue": decision.queue, "priority": decision.priority,
+                   "sla_seconds": decision.sla_seconds, "channel": decision.channel,
+                   "expected_wait_seconds": decision.expected_wait_seconds, "reasons": list(decision.reasons),
+                   "decided_at": now.isoformat()}
+        events: List[EventType] = [SlotSet(Slot.ESCALATION, summary)]
+        if decision.customer_message:
+            dispatcher.utter_message(text=decision.customer_message)
+        if decision.action == HANDOVER:
+            handoff = queue.enqueue(tracker.sender_id, slots.get(Slot.CUSTOMER_ID), slots.get(Slot.TIER) or "anonymous",
+                                    slots, decision.queue, decision.priority, decision.reasons,
+                                    decision.sla_seconds, now)
+            summary["handoff_id"] = handoff.id
+            events.append(ConversationPaused())
+            logger.info("Handed %s to %s (priority %s): %s", tracker.sender_id, decision.queue, decision.priority,
+                        "; ".join(decision.reasons))
+        elif not decision.customer_message:
+            dispatcher.utter_message(text="What else can I help you with?")
+        return events

@@ -1,0 +1,111 @@
+"""The escalation module inside the Rasa server: no extra HTTP hop on ordinary turns.
+
+- `SentimentAnnotator` (NLU pipeline) adds `sentiment` to every parsed message, so each customer
+  message in the tracker carries its score for agents and analytics.
+- `EscalationPolicy` (dialogue policy) runs escalation.policy.decide on every customer turn from the
+  tracker alone (segment slots, this session's messages). Only when the decision is not "stay" does
+  it predict `action_escalate`, which runs in the action server and decides again with the live
+  queue and clock, enqueues, tells the customer and pauses the conversation.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.constants import DEFAULT_POLICY_PRIORITY
+from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from escalation.policy import CustomerView, QueueState, Signals, decide, load_rules
+from escalation.sentiment import Turn, conversation_frustration, score_message, turns_from_events
+from supportbot.vocabulary import JourneyStage, Slot, Tier
+
+ACTION_ESCALATE = "action_escalate"
+SENTIMENT_KEY = "sentiment"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class SentimentAnnotator(GraphComponent):
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SentimentAnnotator":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if text:
+                result = score_message(text)
+                message.set(SENTIMENT_KEY, {"compound": result.compound, "label": result.label,
+                                            "dissatisfied": result.dissatisfied, "cues": list(result.cues)},
+                            add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+def customer_view(slots: Dict[str, Any]) -> CustomerView:
+    return CustomerView(
+        tier=slots.get(Slot.TIER) or Tier.ANONYMOUS.value,
+        journey_stage=slots.get(Slot.JOURNEY_STAGE) or JourneyStage.UNKNOWN.value,
+        last_csat=slots.get(Slot.LAST_CSAT), nps=slots.get(Slot.NPS),
+        preferred_channel=slots.get(Slot.PREFERRED_CHANNEL) or "chat",
+    )
+
+
+def turn_signals(turns: List[Turn]) -> Signals:
+    latest = turns[-1]
+    frustration = conversation_frustration(turns)
+    return Signals(latest.intent, latest.text, latest.compound, frustration.level, frustration.fallbacks,
+                   len(turns))
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class EscalationPolicy(Policy):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"priority": DEFAULT_POLICY_PRIORITY + 6}  # above RulePolicy: escalation comes first
+
+    @staticmethod
+    def supported_data() -> SupportedData:
+        return SupportedData.ML_AND_RULE_DATA
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 execution_context: ExecutionContext, featurizer: Optional[Any] = None) -> None:
+        super().__init__({**self.get_default_config(), **config}, model_storage, resource, execution_context,
+                         featurizer)
+        self._rules = load_rules()  # invalid rules stop the server at start, with the reasons
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        return self._resource  # rules, not learned: escalation/rules.yml is read when the model loads
+
+    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
+                                     rule_only_data: Optional[Dict[Text, Any]] = None,
+                                     **kwargs: Any) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        if tracker.latest_action_name == ACTION_ESCALATE:
+            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+            return self._prediction(probabilities)
+        if tracker.latest_action_name != ACTION_LISTEN_NAME or ACTION_ESCALATE not in domain.action_names_or_texts:
+            return self._prediction(probabilities)
+        turns = turns_from_events([event.as_dict() for event in tracker.applied_events()])
+        if not turns:
+            return self._prediction(probabilities)
+        # Triggers do not depend on the queue; the action decides with the live queue and clock.
+        anyone = QueueState({q: 0 for q in self._rules.queues}, {q: 1 for q in self._rules.queues})
+        decision = decide(customer_view(tracker.current_slot_values()), turn_signals(turns), anyone,
+                          datetime.now(timezone.utc), self._rules)
+        if decision.escalates:
+            probabilities[domain.index_for_action(ACTION_ESCALATE)] = 1.0
+        return self._prediction(probabilities)
