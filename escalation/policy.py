@@ -140,6 +140,8 @@ def _section(errors: List[str], data: Mapping, key: str, where: str = "") -> Map
 
 
 def _clock(errors: List[str], where: str, value) -> time:
+    if str(value) == "24:00":
+        return time.max  # the end of the day
     try:
         hours, minutes = str(value).split(":")
         return time(int(hours), int(minutes))
@@ -234,7 +236,12 @@ def parse_rules(data: Mapping) -> Rules:
     return rules
 
 
-def load_rules(path: Path = RULES_FILE) -> Rules:
+def load_rules(path: Optional[Path] = None) -> Rules:
+    """The rules from `path`, or from the ESCALATION_RULES_FILE setting."""
+    if path is None:
+        from supportbot.settings import setting
+
+        path = Path(setting("ESCALATION_RULES_FILE"))
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
@@ -288,7 +295,8 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
     if unhappy_history:
         thresholds = replace(
             thresholds,
-            sentiment_at_most=min(0.0, thresholds.sentiment_at_most + rules.sentiment_relief),
+            # Sooner, but never on a neutral message: at least slightly negative.
+            sentiment_at_most=min(-0.05, thresholds.sentiment_at_most + rules.sentiment_relief),
             frustration_at_least=max(0.0, thresholds.frustration_at_least - rules.frustration_relief),
         )
         priority -= rules.satisfaction_boost

@@ -40,6 +40,7 @@ DEFAULTS = {
     "LOG_LEVEL": "INFO",
     "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
     "ESCALATION_PORT": "8000",
+    "ESCALATION_RULES_FILE": str(PROJECT_ROOT / "escalation" / "rules.yml"),
 }
 SECRETS = ("CUSTOMER_TOKEN_SECRET", "RASA_TOKEN", "AGENT_TOKEN_SECRET")
 
@@ -61,6 +62,7 @@ class Settings:
     test_postgres_url: str  # tests only: a server where they may create and drop databases
     agent_token_secret: str
     escalation_port: int
+    escalation_rules_file: str
 
     @property
     def rasa_url(self) -> str:
@@ -86,6 +88,12 @@ def _int(values: dict, key: str) -> int:
         return int(values[key])
     except ValueError:
         raise ValueError(f"Setting {key} must be a whole number, got {values[key]!r}") from None
+
+
+def setting(key: str, env_file: Optional[Path] = None) -> str:
+    """One non-secret setting (environment, then `.env`, then default), for code that runs where
+    the secrets may be absent, such as `rasa train`."""
+    return _merged(None, env_file)[key]
 
 
 def load_settings(
@@ -115,6 +123,7 @@ def load_settings(
         test_postgres_url=values["TEST_POSTGRES_URL"],
         agent_token_secret=values["AGENT_TOKEN_SECRET"],
         escalation_port=_int(values, "ESCALATION_PORT"),
+        escalation_rules_file=values["ESCALATION_RULES_FILE"],
     )
 
 
@@ -130,6 +139,7 @@ def as_environment(settings: Settings) -> dict:
         "MAX_MESSAGE_CHARS": settings.max_message_chars, "SEED_CUSTOMER_COUNT": settings.seed_customer_count,
         "LOG_LEVEL": settings.log_level, "TEST_POSTGRES_URL": settings.test_postgres_url,
         "AGENT_TOKEN_SECRET": settings.agent_token_secret, "ESCALATION_PORT": settings.escalation_port,
+        "ESCALATION_RULES_FILE": settings.escalation_rules_file,
     }
     missing = (set(DEFAULTS) | set(SECRETS)) - set(values)
     assert not missing, f"as_environment() misses {missing}"

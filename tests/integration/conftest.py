@@ -9,6 +9,9 @@ from typing import Dict, List, Optional
 
 import pytest
 import requests
+import yaml
+
+from escalation.policy import RULES_FILE
 
 from supportbot import launcher
 from supportbot.profiles import CustomerRepository
@@ -69,7 +72,11 @@ def trained_model() -> Path:
 @pytest.fixture(scope="session")
 def bot(trained_model: Path, tmp_path_factory) -> RunningBot:
     tmp = tmp_path_factory.mktemp("system")
-    settings = throwaway_settings(tmp)
+    # The shipped rules with agents working around the clock, so results do not depend on the hour.
+    rules = yaml.safe_load(RULES_FILE.read_text())
+    rules["business_hours"]["days"] = {day: ["00:00", "24:00"] for day in rules["business_hours"]["days"]}
+    (tmp / "rules_24x7.yml").write_text(yaml.safe_dump(rules))
+    settings = throwaway_settings(tmp, ESCALATION_RULES_FILE=tmp / "rules_24x7.yml")
     seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
     log_dir = tmp / "logs"
     actions = launcher.start_action_server(settings, log_dir=log_dir)

@@ -9,7 +9,7 @@ from escalation.policy import (
     RulesError, Signals, decide, is_open, load_rules, next_opening, parse_rules,
 )
 
-RULES = load_rules()
+RULES = load_rules(RULES_FILE)  # the shipped rules, whatever .env says
 OPEN = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)  # Tuesday 11:00 in Amsterdam
 CLOSED = datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc)  # Sunday night
 CALM = QueueState({"concierge": 30, "retention": 60, "sales": 60, "general": 300},
