@@ -20,6 +20,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Restarted, SessionStarted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
@@ -53,6 +54,18 @@ class SentimentAnnotator(GraphComponent):
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
+
+
+def _session_user_events(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
+    """The latest session's customer messages as minimal JSON events, newest last. Walks back only
+    to the session start and converts only user messages: this runs on every turn."""
+    found = []
+    for event in reversed(tracker.events):
+        if isinstance(event, (SessionStarted, Restarted)):
+            break
+        if isinstance(event, UserUttered):
+            found.append({"event": "user", "text": event.text, "parse_data": event.parse_data})
+    return found[::-1]
 
 
 def customer_view(slots: Dict[str, Any]) -> CustomerView:
@@ -99,7 +112,7 @@ class EscalationPolicy(Policy):
             return self._prediction(probabilities)
         if tracker.latest_action_name != ACTION_LISTEN_NAME or ACTION_ESCALATE not in domain.action_names_or_texts:
             return self._prediction(probabilities)
-        turns = turns_from_events([event.as_dict() for event in tracker.applied_events()])
+        turns = turns_from_events(_session_user_events(tracker))
         if not turns:
             return self._prediction(probabilities)
         # Triggers do not depend on the queue; the action decides with the live queue and clock.
