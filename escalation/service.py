@@ -1,6 +1,7 @@
 """The escalation service: the agents' HTTP JSON API over the human queue (port 8000).
 
-Every route needs an agent's bearer token (`make agent-token AGENT=alice`). Errors are JSON
+An agent keeps a claimed handoff while they look at it (each GET of it renews the lease); one who
+goes silent past the lease loses it back to the queue. Every route needs an agent's bearer token (`make agent-token AGENT=alice`). Errors are JSON
 `{"error": "..."}`: 401 without valid credentials, 403 for another agent's handoff, 404, 409 when
 another agent was faster, 400 for bad input. Handlers only parse, call the queue and map errors.
 """
@@ -81,6 +82,8 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
             handoff = queue.get(handoff_id)
         except NotFound:
             return _error(404, f"No handoff {handoff_id}.")
+        if handoff.status == "assigned" and handoff.agent_id == request.ctx.agent.name:
+            handoff = queue.heartbeat(handoff_id, request.ctx.agent.name, clock())  # still working on it
         customer = customers.get(handoff.customer_id) if handoff.customer_id else None
         try:
             lines = transcript(rasa.tracker(handoff.conversation_id))

@@ -66,7 +66,9 @@ def test_claim_work_and_resolve_hands_back_to_the_bot(bot):
 
     # While paused, the customer's messages are recorded for the agent and the bot stays silent.
     assert bot.send("hello? is anyone there", sender=sender) == []
+    claimed_lease = api(bot, "GET", f"/api/handoffs/{handoff.id}", agent="bob").json()["lease_expires_at"]
     detail = api(bot, "GET", f"/api/handoffs/{handoff.id}").json()
+    assert detail["lease_expires_at"] > claimed_lease  # alice looking at it renews her lease; bob's look did not
     assert detail["profile"]["customer_id"] == "demo-detractor" and detail["profile"]["last_csat"] == 1
     assert [line["text"] for line in detail["transcript"] if line["from"] == "customer"][-1] == "hello? is anyone there"
     assert detail["sentiment_trend"] and min(detail["sentiment_trend"]) < 0
