@@ -39,8 +39,11 @@ class RasaClient:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
 
     def resume(self, conversation_id: str) -> None:
-        """Hands the conversation back to the bot; messages sent during the handoff stay unanswered."""
-        self.append_events(conversation_id, [{"event": "resume"}])
+        """Hands the conversation back to the bot; messages sent during the handoff stay unanswered.
+
+        After `resume`, an `action_listen` puts the dialogue back in its listening state, so the
+        customer's next message is handled like any first message (rules match again)."""
+        self.append_events(conversation_id, [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
 
 
 def transcript(tracker: Dict) -> List[Dict]:

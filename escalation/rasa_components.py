@@ -20,7 +20,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Restarted, SessionStarted, UserUttered
+from rasa.shared.core.events import ActionExecuted, ConversationResumed, Restarted, SessionStarted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
@@ -56,12 +56,22 @@ class SentimentAnnotator(GraphComponent):
         return training_data
 
 
+def _user_spoke_since_last_action(tracker: DialogueStateTracker) -> bool:
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return True
+        if isinstance(event, ActionExecuted):
+            return False
+    return False
+
+
 def _session_user_events(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
-    """The latest session's customer messages as minimal JSON events, newest last. Walks back only
-    to the session start and converts only user messages: this runs on every turn."""
+    """The customer's messages since the latest fresh start (session start, restart, or the bot taking
+    the conversation back from a person) as minimal JSON events, oldest first. Walks back only that
+    far and converts only user messages: this runs on every turn."""
     found = []
     for event in reversed(tracker.events):
-        if isinstance(event, (SessionStarted, Restarted)):
+        if isinstance(event, (SessionStarted, Restarted, ConversationResumed)):
             break
         if isinstance(event, UserUttered):
             found.append({"event": "user", "text": event.text, "parse_data": event.parse_data})
@@ -107,10 +117,10 @@ class EscalationPolicy(Policy):
                                      rule_only_data: Optional[Dict[Text, Any]] = None,
                                      **kwargs: Any) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        if tracker.latest_action_name == ACTION_ESCALATE:
+        if tracker.latest_action_name == ACTION_ESCALATE and not _user_spoke_since_last_action(tracker):
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
             return self._prediction(probabilities)
-        if tracker.latest_action_name != ACTION_LISTEN_NAME or ACTION_ESCALATE not in domain.action_names_or_texts:
+        if not _user_spoke_since_last_action(tracker) or ACTION_ESCALATE not in domain.action_names_or_texts:
             return self._prediction(probabilities)
         turns = turns_from_events(_session_user_events(tracker))
         if not turns:

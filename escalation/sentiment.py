@@ -181,11 +181,16 @@ def conversation_frustration(turns: Sequence[Turn]) -> Frustration:
 FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
 
 
+# After these, earlier messages no longer count: a new session, a restart, or a person handing the
+# conversation back to the bot (the agent dealt with what came before).
+FRESH_START_EVENTS = ("session_started", "restart", "resume")
+
+
 def turns_from_events(events: Sequence[dict]) -> List[Turn]:
-    """The latest session's customer messages, from Rasa's JSON events (tracker or SDK)."""
+    """The customer's messages since the latest fresh start, from Rasa's JSON events."""
     start = 0
     for index, event in enumerate(events):
-        if event.get("event") == "session_started":
+        if event.get("event") in FRESH_START_EVENTS:
             start = index
     turns = []
     for event in events[start:]:

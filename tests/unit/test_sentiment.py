@@ -71,3 +71,13 @@ def test_only_recent_turns_count_for_fallbacks():
     old = [turn("?", fallback=True, intent="nlu_fallback")] * 3
     calm = [turn(f"question {i}") for i in range(4)]
     assert conversation_frustration(old + calm).fallbacks == 0
+
+
+def test_turns_start_after_the_latest_fresh_start():
+    from escalation.sentiment import turns_from_events
+
+    user = lambda text: {"event": "user", "text": text, "parse_data": {"intent": {"name": "faq"}}}
+    events = [user("old session"), {"event": "session_started"}, user("this is useless"), {"event": "pause"},
+              user("hello?"), {"event": "resume"}, user("how much is shipping")]
+    assert [t.text for t in turns_from_events(events)] == ["how much is shipping"]
+    assert [t.text for t in turns_from_events(events[:4])] == ["this is useless"]
