@@ -108,7 +108,11 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
             return _error(409, f"Cannot claim: {conflict}.")
 
     def owned(handoff_id: str, agent: Agent):
-        handoff = queue.get(handoff_id)
+        """(the handoff, None) when `agent` has it, else (None, the error response to send)."""
+        try:
+            handoff = queue.get(handoff_id)
+        except NotFound:
+            return None, _error(404, f"No handoff {handoff_id}.")
         if handoff.agent_id != agent.name:
             return None, _error(403, f"Handoff {handoff_id} is not yours"
                                 + (f" (it belongs to {handoff.agent_id})." if handoff.agent_id else "; claim it first."))
@@ -116,10 +120,7 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
 
     @app.post("/api/handoffs/<handoff_id>/resolve")
     async def resolve(request: Request, handoff_id: str) -> HTTPResponse:
-        try:
-            handoff, refusal = owned(handoff_id, request.ctx.agent)
-        except NotFound:
-            return _error(404, f"No handoff {handoff_id}.")
+        handoff, refusal = owned(handoff_id, request.ctx.agent)
         if refusal:
             return refusal
         try:
@@ -134,10 +135,7 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
         target = body.get("queue") if isinstance(body, dict) else None
         if target not in rules.queues:
             return _error(400, f"queue must be one of {list(rules.queues)}.")
-        try:
-            _, refusal = owned(handoff_id, request.ctx.agent)
-        except NotFound:
-            return _error(404, f"No handoff {handoff_id}.")
+        _, refusal = owned(handoff_id, request.ctx.agent)
         if refusal:
             return refusal
         return json_response(_plain(queue.transfer(handoff_id, request.ctx.agent.name, target, clock())))
