@@ -11,7 +11,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from escalation.agents import AgentDirectory
-from escalation.policy import HANDOVER, QueueState, Rules, decide, load_rules
+from escalation.policy import HANDOVER, OFFER_OPTIONS, QueueState, Rules, decide, load_rules
 from escalation.queue import HandoffQueue
 from escalation.rasa_components import customer_view, turn_signals
 from escalation.sentiment import turns_from_events
@@ -61,17 +61,20 @@ class ActionEscalate(Action):
                    "sla_seconds": decision.sla_seconds, "channel": decision.channel,
                    "expected_wait_seconds": decision.expected_wait_seconds, "reasons": list(decision.reasons),
                    "decided_at": now.isoformat()}
-        events: List[EventType] = [SlotSet(Slot.ESCALATION, summary)]
         if decision.customer_message:
             dispatcher.utter_message(text=decision.customer_message)
-        if decision.action == HANDOVER:
+        if decision.action in (HANDOVER, OFFER_OPTIONS):
+            # A callback or ticket is queued too: a person follows up, the customer is never left hanging.
             handoff = queue.enqueue(tracker.sender_id, slots.get(Slot.CUSTOMER_ID), slots.get(Slot.TIER) or "anonymous",
                                     slots, decision.queue, decision.priority, decision.reasons,
-                                    decision.sla_seconds, now)
+                                    decision.sla_seconds, now, channel=decision.channel)
             summary["handoff_id"] = handoff.id
-            events.append(ConversationPaused())
-            logger.info("Handed %s to %s (priority %s): %s", tracker.sender_id, decision.queue, decision.priority,
+            logger.info("%s %s to %s by %s (priority %s): %s", "Handed" if decision.action == HANDOVER else "Queued",
+                        tracker.sender_id, decision.queue, decision.channel, decision.priority,
                         "; ".join(decision.reasons))
+        events: List[EventType] = [SlotSet(Slot.ESCALATION, summary)]
+        if decision.action == HANDOVER:
+            events.append(ConversationPaused())  # a person has it now: the bot stays silent
         elif not decision.customer_message:
             dispatcher.utter_message(text="What else can I help you with?")
         return events

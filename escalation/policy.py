@@ -361,20 +361,22 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
                         f"I'm passing you to our {queue} team now. Someone will be with you in about "
                         f"{_minutes(max(wait, 60))}; you can keep this chat open.",
                         tuple(reasons))
-    # Nobody can take it within the SLA: say so honestly and offer another way to a person.
+    # Nobody can take it within the SLA: say so honestly and arrange another way to a person (the
+    # handoff is queued with that channel; the customer can keep chatting with the bot meanwhile).
     callback = customer.preferred_channel == "phone" or paying
     channel = PHONE_CALLBACK if callback else TICKET
+    arranged = "booked a phone callback" if callback else "opened a ticket"
     if not open_now:
         opening = next_opening(rules, now)
         when = opening.strftime("%A %H:%M") + f" ({rules.timezone.key})" if opening else "soon"
-        message = (f"Our team is offline right now and back on {when}. "
-                   f"{'I can arrange a phone callback then' if callback else 'I can open a ticket'}, "
-                   "and they'll pick it up first thing. Would you like that?")
+        message = (f"Our team is offline right now and back on {when}. I've {arranged} for you, so they'll "
+                   "pick this up first thing; you don't need to do anything else. I'm still here if I can help "
+                   "in the meantime.")
         reasons.append("outside business hours")
     else:
-        message = (f"Our team is busy right now: the wait is about {_minutes(wait if agents else 3600)}. "
-                   f"{'I can arrange a phone callback' if callback else 'I can open a ticket'} so you don't have "
-                   "to wait here, or you can keep waiting. What would you prefer?")
+        message = (f"Our team is busy right now: the wait for a chat is about {_minutes(wait if agents else 3600)}. "
+                   f"So you don't have to wait here, I've {arranged} for you. If you'd rather wait for a chat, "
+                   "say \"talk to a person\" again.")
         reasons.append("no agent free" if agents == 0 else f"expected wait {_minutes(wait)} exceeds the SLA")
     return Decision(OFFER_OPTIONS, queue, priority, sla_seconds, channel, wait if agents else None, message,
                     tuple(reasons))

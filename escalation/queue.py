@@ -40,6 +40,7 @@ class HandoffRow(Base):
     segment = Column(Text, nullable=False)  # JSON snapshot of the segment at handoff time
     queue = Column(String(32), nullable=False, index=True)
     priority = Column(Integer, nullable=False)
+    channel = Column(String(16), nullable=False, default="live_chat")  # live_chat / phone_callback / ticket
     reasons = Column(Text, nullable=False)  # JSON list
     status = Column(String(16), nullable=False, index=True)
     agent_id = Column(String(64), nullable=True)
@@ -60,6 +61,7 @@ class Handoff:
     segment: dict
     queue: str
     priority: int
+    channel: str
     reasons: List[str]
     status: str
     agent_id: Optional[str]
@@ -89,7 +91,7 @@ def _utc(value: Optional[datetime]) -> Optional[datetime]:
 def _to_handoff(row: HandoffRow) -> Handoff:
     return Handoff(
         row.id, row.conversation_id, row.customer_id, row.tier, json.loads(row.segment), row.queue,
-        row.priority, json.loads(row.reasons), row.status, row.agent_id, _utc(row.created_at),
+        row.priority, row.channel, json.loads(row.reasons), row.status, row.agent_id, _utc(row.created_at),
         _utc(row.sla_due_at), _utc(row.claimed_at), _utc(row.lease_expires_at), _utc(row.resolved_at),
         _utc(row.sla_breached_at),
     )
@@ -108,7 +110,8 @@ class HandoffQueue:
         Base.metadata.create_all(self._engine)
 
     def enqueue(self, conversation_id: str, customer_id: Optional[str], tier: str, segment: dict, queue: str,
-                priority: int, reasons: Sequence[str], sla_seconds: int, now: datetime) -> Handoff:
+                priority: int, reasons: Sequence[str], sla_seconds: int, now: datetime,
+                channel: str = "live_chat") -> Handoff:
         """The conversation's open handoff: an existing one, or a new waiting one."""
         existing = self.open_for(conversation_id)
         if existing is not None:
@@ -116,7 +119,7 @@ class HandoffQueue:
         row = HandoffRow(
             id=str(uuid.uuid4()), conversation_id=conversation_id, open_key=conversation_id,
             customer_id=customer_id, tier=tier, segment=json.dumps(segment, default=str), queue=queue,
-            priority=priority, reasons=json.dumps(list(reasons)), status=WAITING, created_at=now,
+            priority=priority, channel=channel, reasons=json.dumps(list(reasons)), status=WAITING, created_at=now,
             sla_due_at=now + timedelta(seconds=sla_seconds),
         )
         try:

@@ -26,7 +26,7 @@ from supportbot.profiles import CustomerRepository, engine_for
 from supportbot.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
-LIST_FIELDS = ("id", "conversation_id", "customer_id", "tier", "queue", "priority", "sla_due_at", "reasons",
+LIST_FIELDS = ("id", "conversation_id", "customer_id", "tier", "queue", "priority", "channel", "sla_due_at", "reasons",
                "status", "agent_id", "sla_breached_at")
 
 

@@ -1,0 +1,64 @@
+"""action_escalate with rasa_sdk trackers and a real (temporary SQLite) queue."""
+import asyncio
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import escalation as action_module
+from escalation.agents import AgentDirectory
+from escalation.policy import RULES_FILE, parse_rules
+from escalation.queue import HandoffQueue
+from supportbot.profiles import engine_for
+
+
+def rules_with_hours(hours):
+    data = yaml.safe_load(RULES_FILE.read_text())
+    data["business_hours"]["days"] = {day: hours for day in data["business_hours"]["days"]}
+    return parse_rules(data)
+
+
+@pytest.fixture
+def stores(tmp_path: Path, monkeypatch):
+    engine = engine_for(f"sqlite:///{tmp_path / 'q.db'}")
+    queue, agents = HandoffQueue(engine), AgentDirectory(engine)
+    queue.create_schema()
+    agents.seed_demo_agents()
+    monkeypatch.setattr(action_module, "_stores", lambda: (queue, agents))
+    return queue
+
+
+def run(slots, text, intent="complain", compound=-0.9):
+    events = [{"event": "session_started"},
+              {"event": "user", "text": text,
+               "parse_data": {"intent": {"name": intent}, "sentiment": {"compound": compound}}}]
+    tracker = Tracker("conv-1", slots, {"text": text}, events, False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(action_module.ActionEscalate().run(dispatcher, tracker, {}))
+    return result, dispatcher.messages
+
+
+VIP = {"tier": "vip", "journey_stage": "active", "last_csat": 5, "nps": 10, "customer_id": "demo-vip"}
+
+
+def test_handover_queues_and_pauses(stores, monkeypatch):
+    monkeypatch.setattr(action_module, "_rules", lambda: rules_with_hours(["00:00", "24:00"]))
+    events, messages = run(VIP, "this is useless")
+    assert any(e["event"] == "pause" for e in events)
+    handoff = stores.open_for("conv-1")
+    assert handoff.queue == "concierge" and handoff.channel == "live_chat"
+    assert "passing you to our concierge team" in messages[0]["text"]
+
+
+def test_outside_hours_arranges_a_callback_and_the_bot_stays(stores, monkeypatch):
+    monkeypatch.setattr(action_module, "_rules", lambda: rules_with_hours(None))  # never open
+    events, messages = run(VIP, "talk to a person", intent="request_human", compound=0.0)
+    assert not any(e["event"] == "pause" for e in events)  # the bot keeps helping meanwhile
+    handoff = stores.open_for("conv-1")
+    assert handoff.channel == "phone_callback"  # a person follows up: no dead end
+    assert "booked a phone callback" in messages[0]["text"]
+    slot = next(e for e in events if e.get("name") == "escalation")["value"]
+    assert slot["action"] == "offer_options" and slot["handoff_id"] == handoff.id
