@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, List, Optional, Sequence
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, and_, select, update
+from sqlalchemy import Column, DateTime, Integer, String, Text, and_, inspect, select, update
+from sqlalchemy.schema import CreateColumn
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import declarative_base, sessionmaker
@@ -40,7 +41,8 @@ class HandoffRow(Base):
     segment = Column(Text, nullable=False)  # JSON snapshot of the segment at handoff time
     queue = Column(String(32), nullable=False, index=True)
     priority = Column(Integer, nullable=False)
-    channel = Column(String(16), nullable=False, default="live_chat")  # live_chat / phone_callback / ticket
+    channel = Column(String(16), nullable=False, default="live_chat",
+                     server_default="live_chat")  # live_chat / phone_callback / ticket
     reasons = Column(Text, nullable=False)  # JSON list
     status = Column(String(16), nullable=False, index=True)
     agent_id = Column(String(64), nullable=True)
@@ -97,6 +99,22 @@ def _to_handoff(row: HandoffRow) -> Handoff:
     )
 
 
+def add_missing_columns(engine: Engine) -> None:
+    """Existing databases (a demo's, a deployment's) get new nullable or defaulted columns; nothing is
+    dropped or changed. A breaking schema change would need a real migration tool."""
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                if not column.nullable and column.server_default is None:
+                    raise RuntimeError(f"Cannot add {table.name}.{column.name} to an existing database: "
+                                       "give it a server default or migrate by hand.")
+                ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+
+
 # Agents take handoffs in this order: the earliest SLA due time first, then priority, then age.
 QUEUE_ORDER = (HandoffRow.sla_due_at, HandoffRow.priority, HandoffRow.created_at, HandoffRow.id)
 
@@ -107,7 +125,9 @@ class HandoffQueue:
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
 
     def create_schema(self) -> None:
+        """Creates missing tables and adds columns that a newer version introduced (additive only)."""
         Base.metadata.create_all(self._engine)
+        add_missing_columns(self._engine)
 
     def enqueue(self, conversation_id: str, customer_id: Optional[str], tier: str, segment: dict, queue: str,
                 priority: int, reasons: Sequence[str], sla_seconds: int, now: datetime,

@@ -151,3 +151,21 @@ def test_twenty_agents_claim_500_handoffs_each_exactly_once(queue):
     owners = {h.id: h.agent_id for h in queue.list(ASSIGNED, limit=1000)}
     assert all(owners[h] == agent for agent, ids in claimed.items() for h in ids)
     assert sum(1 for ids in claimed.values() if ids) > 1  # the work really was shared
+
+
+def test_an_older_database_gets_new_columns(tmp_path):
+    engine = sqlite_engine(tmp_path)
+    with engine.begin() as connection:  # the handoffs table as the first version created it
+        connection.exec_driver_sql(
+            "CREATE TABLE handoffs (id VARCHAR(36) PRIMARY KEY, conversation_id VARCHAR(128) NOT NULL, "
+            "open_key VARCHAR(128) UNIQUE, customer_id VARCHAR(64), tier VARCHAR(16) NOT NULL, segment TEXT NOT NULL, "
+            "queue VARCHAR(32) NOT NULL, priority INTEGER NOT NULL, reasons TEXT NOT NULL, status VARCHAR(16) NOT NULL, "
+            "agent_id VARCHAR(64), created_at DATETIME NOT NULL, sla_due_at DATETIME NOT NULL, claimed_at DATETIME, "
+            "lease_expires_at DATETIME, resolved_at DATETIME, sla_breached_at DATETIME)")
+        connection.exec_driver_sql(
+            "INSERT INTO handoffs VALUES ('old', 'c-old', 'c-old', NULL, 'free', '{}', 'general', 4, '[]', 'waiting', "
+            "NULL, '2026-11-24 09:00:00', '2026-11-25 09:00:00', NULL, NULL, NULL, NULL)")
+    queue = HandoffQueue(engine)
+    queue.create_schema()
+    assert queue.get("old").channel == "live_chat"
+    assert enqueue(queue, "c-new").channel == "live_chat"
