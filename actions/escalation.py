@@ -11,9 +11,8 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from escalation.agents import AgentDirectory
-from escalation.policy import HANDOVER, OFFER_OPTIONS, QueueState, Rules, decide, load_rules
+from escalation.policy import HANDOVER, OFFER_OPTIONS, CustomerView, QueueState, Rules, Signals, decide, load_rules
 from escalation.queue import HandoffQueue
-from escalation.rasa_components import customer_view, turn_signals
 from escalation.sentiment import turns_from_events
 from supportbot.profiles import engine_for
 from supportbot.settings import load_settings
@@ -56,7 +55,8 @@ class ActionEscalate(Action):
         now = datetime.now(timezone.utc)
         queue, agents = _stores()
         slots = {name: tracker.get_slot(name) for name in SEGMENT_SLOTS}
-        decision = decide(customer_view(slots), turn_signals(turns), live_queue_state(queue, agents), now, _rules())
+        decision = decide(CustomerView.from_slots(slots), Signals.from_turns(turns), live_queue_state(queue, agents),
+                          now, _rules())
         summary = {"action": decision.action, "queue": decision.queue, "priority": decision.priority,
                    "sla_seconds": decision.sla_seconds, "channel": decision.channel,
                    "expected_wait_seconds": decision.expected_wait_seconds, "reasons": list(decision.reasons),

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from supportbot.vocabulary import JourneyStage, Tier
+from escalation.sentiment import Turn, conversation_frustration
+from supportbot.vocabulary import JourneyStage, Slot, Tier
 
 RULES_FILE = Path(__file__).resolve().parent / "rules.yml"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -86,6 +87,16 @@ class CustomerView:
         return cls(customer.tier.value, customer.journey_stage.value, customer.last_csat, customer.nps,
                    customer.preferred_channel.value)
 
+    @classmethod
+    def from_slots(cls, slots: Mapping[str, object]) -> "CustomerView":
+        """From the tracker's segment slots (set at session start by action_session_start)."""
+        return cls(
+            tier=slots.get(Slot.TIER) or Tier.ANONYMOUS.value,
+            journey_stage=slots.get(Slot.JOURNEY_STAGE) or JourneyStage.UNKNOWN.value,
+            last_csat=slots.get(Slot.LAST_CSAT), nps=slots.get(Slot.NPS),
+            preferred_channel=slots.get(Slot.PREFERRED_CHANNEL) or "chat",
+        )
+
 
 @dataclass(frozen=True)
 class Signals:
@@ -95,6 +106,14 @@ class Signals:
     frustration: float = 0.0  # conversation, 0..1
     fallbacks: int = 0
     turns: int = 1
+
+    @classmethod
+    def from_turns(cls, turns: Sequence[Turn]) -> "Signals":
+        """The latest message and the conversation's frustration; `turns` must not be empty."""
+        latest = turns[-1]
+        frustration = conversation_frustration(turns)
+        return cls(latest.intent, latest.text, latest.compound, frustration.level, frustration.fallbacks,
+                   len(turns))
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class ClaimConflict(Exception):
 
 
 class NotFound(Exception):
-    pass
+    """No handoff with that id."""
 
 
 def _utc(value: Optional[datetime]) -> Optional[datetime]:

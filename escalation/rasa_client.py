@@ -7,7 +7,7 @@ import requests
 
 
 class RasaUnavailable(RuntimeError):
-    pass
+    """The Rasa server did not answer, or refused the request."""
 
 
 class RasaClient:

@@ -28,8 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from escalation.policy import CustomerView, QueueState, Signals, decide, load_rules
-from escalation.sentiment import Turn, conversation_frustration, score_message, turns_from_events
-from supportbot.vocabulary import JourneyStage, Slot, Tier
+from escalation.sentiment import score_message, turns_from_events
 
 ACTION_ESCALATE = "action_escalate"
 SENTIMENT_KEY = "sentiment"
@@ -78,22 +77,6 @@ def _session_user_events(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
     return found[::-1]
 
 
-def customer_view(slots: Dict[str, Any]) -> CustomerView:
-    return CustomerView(
-        tier=slots.get(Slot.TIER) or Tier.ANONYMOUS.value,
-        journey_stage=slots.get(Slot.JOURNEY_STAGE) or JourneyStage.UNKNOWN.value,
-        last_csat=slots.get(Slot.LAST_CSAT), nps=slots.get(Slot.NPS),
-        preferred_channel=slots.get(Slot.PREFERRED_CHANNEL) or "chat",
-    )
-
-
-def turn_signals(turns: List[Turn]) -> Signals:
-    latest = turns[-1]
-    frustration = conversation_frustration(turns)
-    return Signals(latest.intent, latest.text, latest.compound, frustration.level, frustration.fallbacks,
-                   len(turns))
-
-
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class EscalationPolicy(Policy):
     @staticmethod
@@ -127,7 +110,7 @@ class EscalationPolicy(Policy):
             return self._prediction(probabilities)
         # Triggers do not depend on the queue; the action decides with the live queue and clock.
         anyone = QueueState({q: 0 for q in self._rules.queues}, {q: 1 for q in self._rules.queues})
-        decision = decide(customer_view(tracker.current_slot_values()), turn_signals(turns), anyone,
+        decision = decide(CustomerView.from_slots(tracker.current_slot_values()), Signals.from_turns(turns), anyone,
                           datetime.now(timezone.utc), self._rules)
         if decision.escalates:
             probabilities[domain.index_for_action(ACTION_ESCALATE)] = 1.0
