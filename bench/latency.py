@@ -15,12 +15,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import aiohttp
 
 from bench.common import REPORTS_DIR, write_report
-from supportbot import launcher
+from supportbot import conversation_ids, launcher
 from supportbot.profiles import CustomerRepository
 from supportbot.seed import seed_customers
 from supportbot.tokens import mint
@@ -54,12 +54,13 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def conversation(session: aiohttp.ClientSession, url: str, script: List[str], metadata: Optional[dict],
-                       latencies: List[float], errors: List[int], silent: List[int]) -> None:
-    sender = f"bench-{uuid.uuid4().hex[:12]}"
-    for turn, text in enumerate(script):
+async def conversation(session: aiohttp.ClientSession, url: str, script: List[str],
+                       identity: Tuple[str, Optional[dict]], latencies: List[float], errors: List[int],
+                       silent: List[int]) -> None:
+    sender, metadata = identity  # a signed-in customer sends their token with every message
+    for text in script:
         body = {"sender": sender, "message": text}
-        if metadata and turn == 0:
+        if metadata:
             body["metadata"] = metadata
         started = time.perf_counter()
         try:
@@ -180,15 +181,17 @@ def main() -> List[Result]:
             wait_for_replies(bot_url)
             personas = ["demo-vip", "demo-standard", "demo-free", None]
 
-            def bot_metadata(i: int) -> Optional[Dict]:
+            def bot_metadata(i: int) -> Tuple[str, Optional[Dict]]:
                 persona = personas[i % len(personas)]
+                sender = conversation_ids.issue(persona, settings.customer_token_secret)
                 if persona is None:
-                    return None
-                return {"customer_token": mint(persona, settings.customer_token_secret,
-                                               settings.customer_token_issuer, 3600)}
+                    return sender, None
+                return sender, {"customer_token": mint(persona, settings.customer_token_secret,
+                                                       settings.customer_token_issuer, 3600)}
 
             print("==> Measuring", flush=True)
-            results = measure("baseline (rasa init)", baseline_url, BASELINE_SCRIPT, lambda i: None)
+            results = measure("baseline (rasa init)", baseline_url, BASELINE_SCRIPT,
+                              lambda i: (f"bench-{uuid.uuid4().hex[:12]}", None))
             results += measure("support bot", bot_url, BOT_SCRIPT, bot_metadata)
         finally:
             for service in reversed(services):

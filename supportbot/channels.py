@@ -5,26 +5,39 @@ control characters are removed, and empty or oversized messages are answered wit
 instead of reaching the NLU pipeline. On REST, a body that is not a JSON object, or a sender or
 message of the wrong type, gets a JSON 4xx.
 
+Both also bind conversations to identities (supportbot/conversation_ids.py): a customer's token
+opens only that customer's conversations, and a conversation issued to a customer cannot be read or
+written without their token. On REST the token travels in each request's metadata; on socket.io it
+is given once, when the socket connects (`?customer_token=` in the socket URL), and the server
+issues or confirms the session id in `session_confirm`.
+
 Configured in bot/credentials.yml in place of Rasa's own `rest` and `socketio` channels; the
 webhook paths stay the same (/webhooks/rest/webhook, /socket.io).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional, Text
+from functools import lru_cache
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from urllib.parse import parse_qs
 
-from sanic import Blueprint
+from sanic import Blueprint, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
+from socketio import AsyncServer
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketIOInput
-from supportbot import rasa_speedups
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from supportbot import conversation_ids, rasa_speedups
+from supportbot.settings import Settings, load_settings
+from supportbot.tokens import verify
+from supportbot.vocabulary import CUSTOMER_TOKEN_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +107,30 @@ class BadRequest(SanicException):
     quiet = True
 
 
+class Forbidden(SanicException):
+    status_code = 403
+    quiet = True
+
+
+@lru_cache(maxsize=1)
+def _settings() -> Settings:
+    return load_settings()  # the Rasa process gets every setting from the launcher's environment
+
+
+def token_subject(token: Any) -> Optional[str]:
+    """The customer a token names, or None (anonymous) when it is missing or does not verify."""
+    settings = _settings()
+    return verify(token, settings.customer_token_secret, settings.customer_token_issuer).subject
+
+
+def conversation_secret() -> str:
+    return _settings().customer_token_secret
+
+
+NOT_YOURS = ("This conversation belongs to another customer, or to a signed-in customer whose token "
+             "was not sent. Start a new conversation (a new sender id) or send the customer's token.")
+
+
 def _json_object(request: Request) -> dict:
     try:
         body = request.json
@@ -137,15 +174,110 @@ class GuardedRestInput(RestInput):
         return self.name()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        return super().blueprint(screening(on_new_message))
+        blueprint = super().blueprint(screening(on_new_message))
+
+        @blueprint.middleware("request")
+        async def only_own_conversation(request: Request) -> None:
+            if request.method != "POST" or not request.path.endswith("/webhook"):
+                return
+            sender = await self._extract_sender(request)
+            token = (self.get_metadata(request) or {}).get(CUSTOMER_TOKEN_KEY)
+            if not conversation_ids.may_use(sender, token_subject(token), conversation_secret()):
+                logger.warning("REST message refused: sender %s is not bound to the token sent", sender)
+                raise Forbidden(NOT_YOURS)
+
+        return blueprint
+
+
+def _query_token(environ: Dict) -> Optional[str]:
+    values = parse_qs(environ.get("QUERY_STRING", "")).get(CUSTOMER_TOKEN_KEY)
+    return values[0] if values else None
 
 
 class GuardedSocketIOInput(SocketIOInput):
-    """Rasa's socket.io channel (used by the website widget) with input screening."""
+    """Rasa's socket.io channel (used by the website widget) with input screening and conversations
+    bound to the identity the socket connected with.
+
+    The protocol is Rasa's (and rasa-webchat's): `session_request` {session_id} is answered with
+    `session_confirm`; `user_uttered` {message, session_id, customData}; replies are `bot_uttered`
+    to the room named after the session id, which is also the Rasa conversation id. What differs:
+    the server confirms the requested session id only when it was issued to this socket's customer,
+    and otherwise issues a new one (the widget then starts a fresh chat); messages are accepted only
+    for the session this socket was confirmed in; the customer token in the message metadata is the
+    one the socket connected with, so the segment always matches the conversation's owner.
+    """
 
     @classmethod
     def name(cls) -> Text:
         return "socketio"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        return super().blueprint(screening(on_new_message))
+        handle = screening(on_new_message)
+        # Origins are checked by the Rasa server's CORS settings, as in Rasa's own channel.
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        self.sio = sio  # Rasa's get_output_channel() uses it to push agents' messages
+        connections: Dict[str, Dict[str, Any]] = {}  # socket id -> token, customer, confirmed session
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> Any:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            token = (auth or {}).get(CUSTOMER_TOKEN_KEY) if isinstance(auth, dict) else None
+            token = token or _query_token(environ)
+            subject = token_subject(token)
+            if token and subject is None:
+                logger.warning("Socket %s sent a customer token that does not verify; anonymous", sid)
+            connections[sid] = {"token": token if subject else None, "subject": subject, "session": None}
+            return True
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text) -> None:
+            connections.pop(sid, None)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            connection = connections.get(sid)
+            if connection is None:
+                return
+            requested = (data or {}).get("session_id") if isinstance(data, dict) else None
+            subject = connection["subject"]
+            if requested and conversation_ids.belongs_to(requested, subject, conversation_secret()):
+                session_id = requested
+            else:
+                if requested:
+                    logger.info("Socket %s asked for a session not issued to it; issuing a new one", sid)
+                session_id = conversation_ids.issue(subject, conversation_secret())
+            previous = connection["session"]
+            if previous and previous != session_id:
+                sio.leave_room(sid, previous, namespace=self.namespace)
+            connection["session"] = session_id
+            sio.enter_room(sid, session_id, namespace=self.namespace)  # python-socketio < 5.10: sync
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Dict) -> None:
+            connection = connections.get(sid)
+            if connection is None or not isinstance(data, dict):
+                return
+            session_id = connection["session"]
+            if not session_id or data.get("session_id") != session_id:
+                logger.warning("Socket %s sent a message for a session it was not confirmed in", sid)
+                await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+                return
+            metadata = data.get(self.metadata_key) or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            if not isinstance(metadata, dict):
+                metadata = {}
+            metadata = {**metadata, CUSTOMER_TOKEN_KEY: connection["token"]}
+            message = UserMessage(data.get("message", ""), SocketIOOutput(sio, self.bot_message_evt), session_id,
+                                  input_channel=self.name(), metadata=metadata)
+            await handle(message)
+
+        return webhook

@@ -13,7 +13,7 @@ import yaml
 
 from escalation.policy import RULES_FILE
 
-from supportbot import launcher
+from supportbot import conversation_ids, launcher
 from supportbot.profiles import CustomerRepository
 from supportbot.seed import seed_customers
 from supportbot.settings import Settings
@@ -46,6 +46,11 @@ class RunningBot:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def conversation(self, customer_id: Optional[str] = None) -> "Conversation":
+        """A new REST conversation, as a signed-in customer (their token on every message) or anonymous."""
+        sender = conversation_ids.issue(customer_id, self.settings.customer_token_secret)
+        return Conversation(self, sender, self.token(customer_id) if customer_id else None)
+
     def tracker(self, sender: str) -> Dict:
         response = requests.get(f"{self.settings.rasa_url}/conversations/{sender}/tracker",
                                 params={"token": self.settings.rasa_token}, timeout=10)
@@ -61,6 +66,16 @@ class RunningBot:
         self.rasa = launcher.start_rasa(self.settings, self.model, log_dir=self.log_dir)
         launcher.wait_until_up(self.rasa)
         launcher.wait_for_model(self.settings)
+
+
+@dataclass
+class Conversation:
+    bot: RunningBot
+    id: str
+    token: Optional[str]
+
+    def send(self, text: str) -> List[Dict]:
+        return self.bot.send(text, self.id, {"customer_token": self.token} if self.token else None)
 
 
 @pytest.fixture(scope="session")

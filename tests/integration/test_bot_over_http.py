@@ -40,9 +40,9 @@ def test_faq_paraphrase_gets_the_right_answer(bot, question, topic):
 
 
 def test_vip_token_puts_tier_vip_in_the_tracker(bot):
-    sender = f"vip-{uuid.uuid4().hex[:8]}"
-    bot.send("hi", sender=sender, metadata={"customer_token": bot.token("demo-vip")})
-    slots = slots_of(bot.tracker(sender))
+    chat = bot.conversation("demo-vip")
+    chat.send("hi")
+    slots = slots_of(bot.tracker(chat.id))
     assert slots["tier"] == "vip"
     assert slots["customer_id"] == "demo-vip"
     assert slots["journey_stage"] == "active"
@@ -137,12 +137,30 @@ class TestBadInput:
 
 
 def test_conversations_survive_a_restart(bot):
-    sender = f"persist-{uuid.uuid4().hex[:8]}"
-    bot.send("hi", sender=sender, metadata={"customer_token": bot.token("demo-standard")})
-    bot.send("how do I reset my password", sender=sender)
+    chat = bot.conversation("demo-standard")
+    sender = chat.id
+    chat.send("hi")
+    chat.send("how do I reset my password")
     before = [e.get("text") for e in bot.tracker(sender)["events"] if e["event"] == "user"]
     bot.restart_rasa()
     after_tracker = bot.tracker(sender)
     after = [e.get("text") for e in after_tracker["events"] if e["event"] == "user"]
     assert after == before == ["hi", "how do I reset my password"]
     assert after_tracker["slots"]["tier"] == "standard"
+
+
+def test_a_customer_token_only_opens_that_customers_conversation(bot):
+    vip = bot.conversation("demo-vip")
+    vip.send("hi")
+    # Another customer's token, no token, or a token on an id not issued to it: refused, nothing stored.
+    for token in (bot.token("demo-free"), None):
+        body = {"sender": vip.id, "message": "show me my orders"}
+        if token:
+            body["metadata"] = {"customer_token": token}
+        refused = requests.post(bot.webhook, json=body, timeout=10)
+        assert refused.status_code == 403 and "another customer" in refused.text
+    unbound = requests.post(bot.webhook, timeout=10, json={
+        "sender": "made-up-id", "message": "hi", "metadata": {"customer_token": bot.token("demo-vip")}})
+    assert unbound.status_code == 403
+    texts_sent = [e.get("text") for e in bot.tracker(vip.id)["events"] if e["event"] == "user"]
+    assert texts_sent == ["hi"]

@@ -2,7 +2,6 @@
 persona sends each kind of message; the expected outcome follows from escalation/rules.yml."""
 from __future__ import annotations
 
-import uuid
 
 import pytest
 import requests
@@ -37,10 +36,10 @@ CASES = [(persona, kind, queue) for persona, row in EXPECTED.items() for kind, q
 
 
 def converse(bot, persona: str, text: str):
-    sender = f"{persona}-{uuid.uuid4().hex[:8]}"
-    bot.send("hi", sender=sender, metadata={"customer_token": bot.token(persona)})
-    replies = bot.send(text, sender=sender)
-    return sender, replies, bot.tracker(sender)
+    chat = bot.conversation(persona)
+    chat.send("hi")
+    replies = chat.send(text)
+    return chat.id, replies, bot.tracker(chat.id)
 
 
 @pytest.mark.parametrize("persona, kind, queue", CASES, ids=[f"{p}-{k}" for p, k, _ in CASES])

@@ -5,7 +5,6 @@ these tests pause the conversation through Rasa's API the way the escalation act
 """
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -25,15 +24,16 @@ def api(bot, method, path, agent="alice", **kwargs):
 
 def handed_over(bot, customer_id, tier, priority, sla_seconds, text="this is the third time I ask!!!"):
     """A conversation with the bot, paused and queued as the escalation action will do it."""
-    sender = f"esc-{uuid.uuid4().hex[:10]}"
-    bot.send("hi", sender=sender, metadata={"customer_token": bot.token(customer_id)})
-    bot.send(text, sender=sender)
+    chat = bot.conversation(customer_id)
+    sender = chat.id
+    chat.send("hi")
+    chat.send(text)
     requests.post(f"{bot.settings.rasa_url}/conversations/{sender}/tracker/events",
                   params={"token": bot.settings.rasa_token}, json=[{"event": "pause"}], timeout=10).raise_for_status()
     queue = HandoffQueue(engine_for(bot.settings.customer_db_url))
     handoff = queue.enqueue(sender, customer_id, tier, {"tier": tier}, "general", priority, ["test handoff"],
                             sla_seconds, datetime.now(timezone.utc))
-    return sender, handoff
+    return chat, handoff
 
 
 def test_credentials_are_required(bot):
@@ -56,7 +56,8 @@ def test_queue_order_vip_first_even_when_later(bot):
 
 
 def test_claim_work_and_resolve_hands_back_to_the_bot(bot):
-    sender, handoff = handed_over(bot, "demo-detractor", "standard", 2, 3600)
+    chat, handoff = handed_over(bot, "demo-detractor", "standard", 2, 3600)
+    sender = chat.id
     assert api(bot, "POST", f"/api/handoffs/{handoff.id}/claim").status_code == 200
     taken = api(bot, "POST", f"/api/handoffs/{handoff.id}/claim", agent="bob")
     assert taken.status_code == 409 and "alice" in taken.json()["error"]
@@ -65,7 +66,7 @@ def test_claim_work_and_resolve_hands_back_to_the_bot(bot):
                json={"queue": "retention"}).status_code == 403
 
     # While paused, the customer's messages are recorded for the agent and the bot stays silent.
-    assert bot.send("hello? is anyone there", sender=sender) == []
+    assert chat.send("hello? is anyone there") == []
     claimed_lease = api(bot, "GET", f"/api/handoffs/{handoff.id}", agent="bob").json()["lease_expires_at"]
     detail = api(bot, "GET", f"/api/handoffs/{handoff.id}").json()
     assert detail["lease_expires_at"] > claimed_lease  # alice looking at it renews her lease; bob's look did not
@@ -75,7 +76,7 @@ def test_claim_work_and_resolve_hands_back_to_the_bot(bot):
 
     resolved = api(bot, "POST", f"/api/handoffs/{handoff.id}/resolve")
     assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
-    replies = bot.send(FAQ, sender=sender)
+    replies = chat.send(FAQ)
     assert replies and "Standard delivery costs" in replies[0]["text"]  # the bot answers again
     events = bot.tracker(sender)["events"]
     after_resume = events[max(i for i, e in enumerate(events) if e["event"] == "resume"):]

@@ -1,4 +1,5 @@
-"""The website widget's channel: socket.io with session persistence and `customData` metadata.
+"""The website widget's channel: socket.io with session persistence, conversations bound to the
+customer the socket connected as.
 
 Speaks the same protocol as rasa-webchat over a websocket: `session_request`, then `user_uttered`
 with `session_id` and `customData`; the bot answers with `bot_uttered`. (The synchronous client is
@@ -8,47 +9,111 @@ from __future__ import annotations
 
 import queue
 import threading
-import uuid
+from typing import Optional
 
 import socketio
+
+from supportbot import conversation_ids
 
 FAQ_QUESTION = "how much does delivery cost"
 
 
-def chat(url: str, session_id: str, messages, custom_data=None, timeout: float = 20):
-    client = socketio.Client(reconnection=False)
-    confirmed = threading.Event()
-    replies: queue.Queue = queue.Queue()
-    client.on("session_confirm", lambda data: confirmed.set())
-    client.on("bot_uttered", lambda data: replies.put(data))
-    client.connect(url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=timeout)
-    try:
-        client.emit("session_request", {"session_id": session_id})
-        assert confirmed.wait(timeout), "no session_confirm from the server"
-        answers = []
-        for text in messages:
-            payload = {"message": text, "session_id": session_id}
-            if custom_data is not None:
-                payload["customData"] = custom_data
-            client.emit("user_uttered", payload)
-            answers.append(replies.get(timeout=timeout))
-        return answers
-    finally:
-        client.disconnect()
+class WidgetClient:
+    """One browser tab's socket, as rasa-webchat opens it (token in the socket URL)."""
+
+    def __init__(self, bot, token: Optional[str] = None, timeout: float = 20) -> None:
+        self.timeout = timeout
+        self.client = socketio.Client(reconnection=False)
+        self.confirmed: queue.Queue = queue.Queue()
+        self.replies: queue.Queue = queue.Queue()
+        self.client.on("session_confirm", self.confirmed.put)
+        self.client.on("bot_uttered", self.replies.put)
+        url = bot.settings.rasa_url + (f"?customer_token={token}" if token else "")
+        self.client.connect(url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=timeout)
+
+    def request_session(self, session_id: Optional[str] = None) -> str:
+        self.client.emit("session_request", {"session_id": session_id})
+        return self.confirmed.get(timeout=self.timeout)
+
+    def say(self, session_id: str, text: str, custom_data: Optional[dict] = None) -> None:
+        payload = {"message": text, "session_id": session_id}
+        if custom_data is not None:
+            payload["customData"] = custom_data
+        self.client.emit("user_uttered", payload)
+
+    def reply(self) -> dict:
+        return self.replies.get(timeout=self.timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
 
 
 def test_widget_protocol_answers_and_identifies_the_customer(bot):
-    session_id = uuid.uuid4().hex
-    answers = chat(bot.settings.rasa_url, session_id, ["hi", FAQ_QUESTION],
-                   custom_data={"customer_token": bot.token("demo-vip")})
-    assert "Larkspur" in answers[0]["text"]
-    assert "Standard delivery costs" in answers[1]["text"]
+    widget = WidgetClient(bot, bot.token("demo-vip"))
+    try:
+        session_id = widget.request_session()
+        assert conversation_ids.belongs_to(session_id, "demo-vip", bot.settings.customer_token_secret)
+        widget.say(session_id, "hi", custom_data={"customer_token": bot.token("demo-vip")})
+        assert "Larkspur" in widget.reply()["text"]
+        widget.say(session_id, FAQ_QUESTION)
+        assert "Standard delivery costs" in widget.reply()["text"]
+    finally:
+        widget.close()
     slots = bot.tracker(session_id)["slots"]
     assert slots["tier"] == "vip" and slots["customer_id"] == "demo-vip"
 
 
+def test_a_reload_resumes_the_same_conversation(bot):
+    first = WidgetClient(bot, bot.token("demo-standard"))
+    session_id = first.request_session()
+    first.close()
+    again = WidgetClient(bot, bot.token("demo-standard"))
+    try:
+        assert again.request_session(session_id) == session_id
+    finally:
+        again.close()
+
+
+def test_another_customers_session_is_never_opened(bot):
+    victim = WidgetClient(bot, bot.token("demo-vip"))
+    attacker = WidgetClient(bot, bot.token("demo-free"))
+    anonymous = WidgetClient(bot)
+    try:
+        victim_session = victim.request_session()
+        # Asking for the VIP's session gives the attacker a new session of their own instead.
+        attacker_session = attacker.request_session(victim_session)
+        assert attacker_session != victim_session
+        assert anonymous.request_session(victim_session) != victim_session
+        # Writing into the VIP's conversation without being confirmed in it is ignored.
+        attacker.say(victim_session, "I am the VIP, tell me my orders")
+        victim.say(victim_session, "hi")
+        assert "Larkspur" in victim.reply()["text"]
+        assert attacker.replies.empty() and anonymous.replies.empty()  # nothing of the VIP's chat leaked
+    finally:
+        for widget in (victim, attacker, anonymous):
+            widget.close()
+    texts = [e.get("text") for e in bot.tracker(victim_session)["events"] if e["event"] == "user"]
+    assert texts == ["hi"]
+
+
+def test_a_token_in_custom_data_cannot_change_who_the_socket_is(bot):
+    widget = WidgetClient(bot)  # connected anonymously
+    try:
+        session_id = widget.request_session()
+        widget.say(session_id, "hi", custom_data={"customer_token": bot.token("demo-vip")})
+        widget.reply()
+    finally:
+        widget.close()
+    assert bot.tracker(session_id)["slots"]["tier"] == "anonymous"
+
+
 def test_widget_messages_are_screened_too(bot):
-    session_id = uuid.uuid4().hex
-    answers = chat(bot.settings.rasa_url, session_id, ["x" * 50_000, FAQ_QUESTION])
-    assert "too long" in answers[0]["text"]
-    assert "Standard delivery costs" in answers[1]["text"]  # the conversation goes on
+    widget = WidgetClient(bot)
+    try:
+        session_id = widget.request_session()
+        widget.say(session_id, "x" * 50_000)
+        assert "too long" in widget.reply()["text"]
+        widget.say(session_id, FAQ_QUESTION)
+        assert "Standard delivery costs" in widget.reply()["text"]  # the conversation goes on
+    finally:
+        widget.close()
