@@ -1,6 +1,12 @@
-"""Agents of the human queue and their sign-in tokens."""
+"""Agents of the human queue: sign-in with a password, then a bearer token for the API.
+
+Passwords are stored as salted PBKDF2-SHA256 hashes (Python's hashlib; no extra dependency).
+"""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import sys
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -27,6 +33,7 @@ class AgentRow(Base):
     display_name = Column(String(120), nullable=False)
     queues = Column(String(200), nullable=False)  # comma-separated queue names
     active = Column(Boolean, nullable=False, default=True)
+    password_hash = Column(String(200), nullable=True)  # pbkdf2_sha256$iterations$salt$hash; None: no sign-in
 
 
 @dataclass(frozen=True)
@@ -36,14 +43,48 @@ class Agent:
     queues: Tuple[str, ...]
 
 
+PBKDF2_ITERATIONS = 200_000
+
+
+def hash_password(password: str, iterations: int = PBKDF2_ITERATIONS) -> str:
+    salt = secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations).hex()
+    return f"pbkdf2_sha256${iterations}${salt}${digest}"
+
+
+def password_matches(password: str, stored: Optional[str]) -> bool:
+    try:
+        scheme, iterations, salt, digest = (stored or "").split("$")
+    except ValueError:
+        return False
+    if scheme != "pbkdf2_sha256":
+        return False
+    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(iterations)).hex()
+    return hmac.compare_digest(candidate, digest)
+
+
 class AgentDirectory:
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(bind=engine, future=True)
 
-    def seed_demo_agents(self) -> None:
+    def seed_demo_agents(self, password: Optional[str] = None) -> None:
+        """The demo agents, with `password` (DEMO_AGENT_PASSWORD) when given."""
+        hashed = hash_password(password) if password else None
         with self._sessions.begin() as session:
             for name, display, queues in DEMO_AGENTS:
-                session.merge(AgentRow(name=name, display_name=display, queues=",".join(queues), active=True))
+                row = session.get(AgentRow, name) or AgentRow(name=name)
+                row.display_name, row.queues, row.active = display, ",".join(queues), True
+                if hashed and not password_matches(password, row.password_hash):
+                    row.password_hash = hashed
+                session.add(row)
+
+    def authenticate(self, name: str, password: str) -> Optional[Agent]:
+        with self._sessions() as session:
+            row = session.get(AgentRow, name) if isinstance(name, str) else None
+            stored = row.password_hash if row is not None and row.active else None
+        if not isinstance(password, str) or not password_matches(password, stored):
+            return None
+        return self.get(name)
 
     def get(self, name: str) -> Optional[Agent]:
         with self._sessions() as session:

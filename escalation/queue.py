@@ -52,6 +52,8 @@ class HandoffRow(Base):
     lease_expires_at = Column(DateTime(timezone=True), nullable=True)
     resolved_at = Column(DateTime(timezone=True), nullable=True)
     sla_breached_at = Column(DateTime(timezone=True), nullable=True)
+    csat = Column(Integer, nullable=True)  # the customer's 1-5 rating after the resolution
+    csat_at = Column(DateTime(timezone=True), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class Handoff:
     lease_expires_at: Optional[datetime]
     resolved_at: Optional[datetime]
     sla_breached_at: Optional[datetime]
+    csat: Optional[int] = None
+    csat_at: Optional[datetime] = None
 
 
 class ClaimConflict(Exception):
@@ -95,7 +99,7 @@ def _to_handoff(row: HandoffRow) -> Handoff:
         row.id, row.conversation_id, row.customer_id, row.tier, json.loads(row.segment), row.queue,
         row.priority, row.channel, json.loads(row.reasons), row.status, row.agent_id, _utc(row.created_at),
         _utc(row.sla_due_at), _utc(row.claimed_at), _utc(row.lease_expires_at), _utc(row.resolved_at),
-        _utc(row.sla_breached_at),
+        _utc(row.sla_breached_at), row.csat, _utc(row.csat_at),
     )
 
 
@@ -238,6 +242,21 @@ class HandoffQueue:
         """Back to waiting, in another queue; the SLA due time is kept."""
         return self._owned_update(handoff_id, agent_id, {"status": WAITING, "queue": queue, "agent_id": None,
                                                          "claimed_at": None, "lease_expires_at": None})
+
+    def record_csat(self, handoff_id: str, score: int, now: datetime) -> Handoff:
+        """Stores the customer's rating of a resolved handoff (a later rating replaces it)."""
+        if score not in range(1, 6):
+            raise ValueError(f"a CSAT rating is 1 to 5, got {score!r}")
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(HandoffRow).where(and_(HandoffRow.id == handoff_id, HandoffRow.status == RESOLVED))
+                .values(csat=score, csat_at=now).execution_options(synchronize_session=False)
+            )
+            changed = result.rowcount == 1
+        if not changed:
+            current = self.get(handoff_id)  # NotFound for an unknown id
+            raise ClaimConflict(f"handoff {handoff_id} is {current.status}, not resolved")
+        return self.get(handoff_id)
 
     def release_expired_leases(self, now: datetime) -> int:
         """Handoffs whose agent went silent go back to the queue; returns how many."""

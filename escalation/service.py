@@ -1,33 +1,61 @@
-"""The escalation service: the agents' HTTP JSON API over the human queue (port 8000).
+"""The escalation service (port 8000): the website demo page, the agent console and the agents' API.
 
-An agent keeps a claimed handoff while they look at it (each GET of it renews the lease); one who
-goes silent past the lease loses it back to the queue. Every route needs an agent's bearer token (`make agent-token AGENT=alice`). Errors are JSON
-`{"error": "..."}`: 401 without valid credentials, 403 for another agent's handoff, 404, 409 when
-another agent was faster, 400 for bad input. Handlers only parse, call the queue and map errors.
+Pages: `/` is a help-centre page with the chat widget (rasa-webchat, talking socket.io to Rasa);
+`/console` is the agents' console. Both are static files in escalation/web/static; everything they
+show comes from the JSON API below, and customer text is only ever inserted as text.
+
+API: `POST /api/sign-in` exchanges an agent's name and password for a bearer token; every other
+`/api/` route needs it. An agent keeps a claimed handoff while they work on it (reading it or its
+messages renews the lease); one who goes silent past the lease loses it back to the queue. Agents
+write into the customer's chat with `POST /api/handoffs/{id}/messages`; the customer's messages come
+from Rasa's tracker store (`GET /api/handoffs/{id}/messages?after=N&wait=S` answers as soon as there
+is something newer than N). Resolving hands the conversation back to the bot, which asks for a CSAT
+rating. Errors are JSON `{"error": "..."}`: 401 without valid credentials, 403 for another agent's
+handoff, 404, 409 when another agent was faster or the handoff is closed, 400 for bad input, 502 when
+Rasa cannot be reached. Handlers only parse, call the queue or Rasa, and map errors.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Optional
 
 from sanic import Sanic
 from sanic.request import Request
-from sanic.response import HTTPResponse, json as json_response
+from sanic.response import HTTPResponse, file as file_response, json as json_response
 
-from escalation.agents import Agent, AgentDirectory, agent_from_token
+from escalation.agents import Agent, AgentDirectory, agent_from_token, agent_token
+from escalation.conversation_log import ConversationLog
 from escalation.policy import load_rules
-from escalation.queue import ClaimConflict, HandoffQueue, NotFound
-from escalation.rasa_client import RasaClient, RasaUnavailable, transcript
+from escalation.queue import ASSIGNED, ClaimConflict, HandoffQueue, NotFound
+from escalation.rasa_client import RasaClient, RasaUnavailable
 from escalation.sentiment import score_message
+from supportbot.screening import screen_text
 from supportbot.profiles import CustomerRepository, engine_for
 from supportbot.settings import Settings, load_settings
+from supportbot.tokens import mint
+from supportbot.vocabulary import DEMO_PERSONAS
 
 logger = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parent / "web"
+STATIC_DIR = WEB_DIR / "static"
+WIDGET_BUNDLE = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+PUBLIC_PATHS = ("/health", "/api/sign-in")
+LONG_POLL_MAX_SECONDS = 25
+LONG_POLL_INTERVAL_SECONDS = 0.15
+# Pages get a strict Content-Security-Policy: scripts only from this service, no inline scripts, so
+# even a customer message that slipped past escaping could not run. The widget injects its styles.
+CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+SITE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "connect-src 'self' {socket} {websocket}; frame-ancestors 'none'; base-uri 'none'")
 LIST_FIELDS = ("id", "conversation_id", "customer_id", "tier", "queue", "priority", "channel", "sla_due_at", "reasons",
-               "status", "agent_id", "sla_breached_at")
+               "status", "agent_id", "sla_breached_at", "created_at", "segment")
 
 
 def _error(status: int, message: str) -> HTTPResponse:
@@ -41,10 +69,20 @@ def _plain(handoff, fields=None) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
 
+def socket_origin(settings: Settings, request: Request) -> str:
+    """Where the visitor's browser reaches Rasa's socket.io: configured, or this page's host on RASA_PORT."""
+    if settings.widget_socket_url:
+        return settings.widget_socket_url.rstrip("/")
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return f"{request.scheme}://{host}:{settings.rasa_port}"
+
+
 def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, customers: CustomerRepository,
-               rasa: RasaClient, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> Sanic:
+               rasa: RasaClient, log: ConversationLog,
+               clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> Sanic:
     rules = load_rules()  # refuses to start with invalid rules, saying what is wrong
     app = Sanic(f"escalation-{uuid.uuid4().hex[:8]}")
+    app.config.RESPONSE_TIMEOUT = LONG_POLL_MAX_SECONDS + 30
 
     def signed_in(request: Request) -> Optional[Agent]:
         header = request.headers.get("authorization", "")
@@ -55,18 +93,94 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
 
     @app.middleware("request")
     async def authenticate(request: Request):
-        if request.path == "/health":
-            return None
+        if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
+            return None  # pages and static files hold no data; everything they show comes from /api
         agent = signed_in(request)
         if agent is None:
             return _error(401, "Sign in: send an agent's token as 'Authorization: Bearer <token>'.")
         request.ctx.agent = agent
         return None
 
+    @app.middleware("response")
+    async def no_sniffing(_: Request, response: HTTPResponse):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+
     @app.get("/health")
     async def health(_: Request) -> HTTPResponse:
         return json_response({"status": "ok"})
 
+    # --- pages -------------------------------------------------------------------------------------
+    async def page(name: str, csp: str) -> HTTPResponse:
+        response = await file_response(STATIC_DIR / name, mime_type="text/html; charset=utf-8")
+        response.headers["Content-Security-Policy"] = csp
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/")
+    async def website(request: Request) -> HTTPResponse:
+        origin = socket_origin(settings, request)
+        websocket = origin.replace("https://", "wss://").replace("http://", "ws://")
+        return await page("index.html", SITE_CSP.format(socket=origin, websocket=websocket))
+
+    @app.get("/console")
+    async def console(_: Request) -> HTTPResponse:
+        return await page("console.html", CONSOLE_CSP)
+
+    @app.get("/static/<name>")
+    async def static(_: Request, name: str) -> HTTPResponse:
+        if name == "webchat.js":  # the npm package rasa-webchat, installed by `make setup`
+            if not WIDGET_BUNDLE.exists():
+                return _error(503, "The chat widget is not installed: run `make setup` (it runs npm ci).")
+            return await file_response(WIDGET_BUNDLE, mime_type="application/javascript")
+        path = (STATIC_DIR / name).resolve()
+        if path.parent != STATIC_DIR or not path.is_file() or path.suffix not in (".js", ".css", ".svg", ".png"):
+            return _error(404, f"No file {name}.")
+        return await file_response(path)
+
+    @app.get("/demo/config")
+    async def demo_config(request: Request) -> HTTPResponse:
+        return json_response({"socket_url": socket_origin(settings, request), "demo": settings.demo_page_enabled,
+                              "personas": DEMO_PERSONAS if settings.demo_page_enabled else {}})
+
+    @app.post("/demo/token")
+    async def demo_token(request: Request) -> HTTPResponse:
+        """The demo's stand-in for the company's website, which mints the signed-in customer's token."""
+        if not settings.demo_page_enabled:
+            return _error(404, "The demo page is turned off (DEMO_PAGE_ENABLED=false).")
+        body = request.json if request.body else None
+        persona = body.get("persona") if isinstance(body, dict) else None
+        if persona is None:
+            return json_response({"persona": None, "token": None})  # an anonymous visitor
+        if persona not in DEMO_PERSONAS:
+            return _error(400, f"persona must be one of {list(DEMO_PERSONAS)}, or null for an anonymous visitor.")
+        token = mint(persona, settings.customer_token_secret, settings.customer_token_issuer,
+                     settings.customer_token_ttl_seconds)
+        return json_response({"persona": persona, "token": token})
+
+    # --- sign-in -----------------------------------------------------------------------------------
+    @app.post("/api/sign-in")
+    async def sign_in(request: Request) -> HTTPResponse:
+        body = request.json if request.body else None
+        if not isinstance(body, dict):
+            return _error(400, 'Send {"agent": "<name>", "password": "<password>"}.')
+        agent = await asyncio.get_running_loop().run_in_executor(
+            None, agents.authenticate, body.get("agent"), body.get("password"))
+        if agent is None:
+            await asyncio.sleep(0.5)  # slows down guessing
+            return _error(401, "Unknown agent or wrong password.")
+        return json_response({"token": agent_token(agent.name, settings.agent_token_secret),
+                              "agent": dataclasses.asdict(agent)})
+
+    @app.get("/api/me")
+    async def me(request: Request) -> HTTPResponse:
+        return json_response(dataclasses.asdict(request.ctx.agent))
+
+    @app.get("/api/queues")
+    async def queues(_: Request) -> HTTPResponse:
+        return json_response({"queues": list(rules.queues)})
+
+    # --- the queue ---------------------------------------------------------------------------------
     @app.get("/api/handoffs")
     async def list_handoffs(request: Request) -> HTTPResponse:
         status = request.args.get("status", "waiting")
@@ -76,36 +190,50 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
         queue.record_sla_breaches(clock())
         return json_response([_plain(h, LIST_FIELDS) for h in queue.list(status)])
 
+    def renew_if_mine(handoff, agent: Agent):
+        if handoff.status == ASSIGNED and handoff.agent_id == agent.name:
+            return queue.heartbeat(handoff.id, agent.name, clock())  # still working on it
+        return handoff
+
     @app.get("/api/handoffs/<handoff_id>")
     async def show(request: Request, handoff_id: str) -> HTTPResponse:
         try:
-            handoff = queue.get(handoff_id)
+            handoff = renew_if_mine(queue.get(handoff_id), request.ctx.agent)
         except NotFound:
             return _error(404, f"No handoff {handoff_id}.")
-        if handoff.status == "assigned" and handoff.agent_id == request.ctx.agent.name:
-            handoff = queue.heartbeat(handoff_id, request.ctx.agent.name, clock())  # still working on it
         customer = customers.get(handoff.customer_id) if handoff.customer_id else None
-        try:
-            lines = transcript(rasa.tracker(handoff.conversation_id))
-        except RasaUnavailable as error:
-            logger.warning("Transcript unavailable for %s: %s", handoff.conversation_id, error)
-            lines = []
-        trend = [round(score_message(line["text"]).compound, 3) for line in lines if line["from"] == "customer"]
+        messages = log.messages(handoff.conversation_id)
+        trend = [round(score_message(m.text).compound, 3) for m in messages if m.sender == "customer"]
         return json_response({
             **_plain(handoff),
             "profile": _plain(customer) if customer else None,
             "sentiment_trend": trend,
-            "transcript": lines,
+            "transcript": [m.as_json() for m in messages],
+            "cursor": messages[-1].id if messages else 0,
         })
 
-    @app.post("/api/handoffs/<handoff_id>/claim")
-    async def claim(request: Request, handoff_id: str) -> HTTPResponse:
+    @app.get("/api/handoffs/<handoff_id>/messages")
+    async def new_messages(request: Request, handoff_id: str) -> HTTPResponse:
+        """Messages newer than `after`; waits up to `wait` seconds (at most 25) for one to arrive."""
         try:
-            return json_response(_plain(queue.claim(handoff_id, request.ctx.agent.name, clock())))
+            after = int(request.args.get("after", 0))
+            wait = min(float(request.args.get("wait", 0)), LONG_POLL_MAX_SECONDS)
+        except ValueError:
+            return _error(400, "after must be a whole number and wait a number of seconds.")
+        try:
+            handoff = queue.get(handoff_id)
         except NotFound:
             return _error(404, f"No handoff {handoff_id}.")
-        except ClaimConflict as conflict:
-            return _error(409, f"Cannot claim: {conflict}.")
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            messages = log.messages(handoff.conversation_id, after)
+            if messages or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(LONG_POLL_INTERVAL_SECONDS)
+        handoff = renew_if_mine(queue.get(handoff_id), request.ctx.agent)
+        return json_response({"messages": [m.as_json() for m in messages],
+                              "cursor": messages[-1].id if messages else after,
+                              "status": handoff.status, "agent_id": handoff.agent_id})
 
     def owned(handoff_id: str, agent: Agent):
         """(the handoff, None) when `agent` has it, else (None, the error response to send)."""
@@ -116,7 +244,45 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
         if handoff.agent_id != agent.name:
             return None, _error(403, f"Handoff {handoff_id} is not yours"
                                 + (f" (it belongs to {handoff.agent_id})." if handoff.agent_id else "; claim it first."))
+        if handoff.status != ASSIGNED:
+            return None, _error(409, f"Handoff {handoff_id} is {handoff.status}.")
         return handoff, None
+
+    @app.post("/api/handoffs/<handoff_id>/messages")
+    async def send_message(request: Request, handoff_id: str) -> HTTPResponse:
+        body = request.json if request.body else None
+        screened = screen_text(body.get("text") if isinstance(body, dict) else None, settings.max_message_chars)
+        if screened.problem:
+            return _error(400, f'Send {{"text": "..."}} with 1 to {settings.max_message_chars} characters.')
+        handoff, refusal = owned(handoff_id, request.ctx.agent)
+        if refusal:
+            return refusal
+        agent = request.ctx.agent
+        try:
+            rasa.say_as_agent(handoff.conversation_id, screened.text, agent.name, agent.display_name)
+        except RasaUnavailable as error:
+            return _error(502, f"The message could not be delivered ({error}); try again.")
+        queue.heartbeat(handoff_id, agent.name, clock())
+        return json_response({"sent": True, "text": screened.text}, status=201)
+
+    @app.post("/api/handoffs/<handoff_id>/claim")
+    async def claim(request: Request, handoff_id: str) -> HTTPResponse:
+        agent = request.ctx.agent
+        try:
+            handoff = queue.claim(handoff_id, agent.name, clock())
+        except NotFound:
+            return _error(404, f"No handoff {handoff_id}.")
+        except ClaimConflict as conflict:
+            return _error(409, f"Cannot claim: {conflict}.")
+        if handoff.channel == "live_chat":
+            first_name = agent.display_name.split()[0]
+            try:  # the customer learns a person has joined; the claim stands even if this fails
+                rasa.say_as_agent(handoff.conversation_id, f"Hi, this is {first_name} from the Larkspur support team. "
+                                  "I've read your conversation so far and I'm here to help.", agent.name,
+                                  agent.display_name)
+            except RasaUnavailable as error:
+                logger.warning("Could not greet the customer of %s: %s", handoff_id, error)
+        return json_response(_plain(handoff))
 
     @app.post("/api/handoffs/<handoff_id>/resolve")
     async def resolve(request: Request, handoff_id: str) -> HTTPResponse:
@@ -124,7 +290,7 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
         if refusal:
             return refusal
         try:
-            rasa.resume(handoff.conversation_id)
+            rasa.hand_back_asking_for_csat(handoff.conversation_id, handoff.id)
         except RasaUnavailable as error:
             return _error(502, f"The bot could not take the conversation back ({error}); try again.")
         return json_response(_plain(queue.resolve(handoff_id, request.ctx.agent.name, clock())))
@@ -155,9 +321,10 @@ def build(settings: Settings) -> Sanic:
     engine = engine_for(settings.customer_db_url)
     queue, agents = HandoffQueue(engine), AgentDirectory(engine)
     queue.create_schema()
-    agents.seed_demo_agents()
+    agents.seed_demo_agents(settings.demo_agent_password)
     return create_app(settings, queue, agents, CustomerRepository(engine),
-                      RasaClient(settings.rasa_url, settings.rasa_token))
+                      RasaClient(settings.rasa_url, settings.rasa_token),
+                      ConversationLog.for_sqlite_file(settings.tracker_db_path))
 
 
 def main() -> None:

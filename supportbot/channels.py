@@ -20,8 +20,6 @@ import json
 import logging
 import os
 import re
-import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from urllib.parse import parse_qs
@@ -35,48 +33,17 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from supportbot import conversation_ids, rasa_speedups
+from supportbot.screening import DEFAULT_MAX_CHARS, screen_text
 from supportbot.settings import Settings, load_settings
 from supportbot.tokens import verify
 from supportbot.vocabulary import CUSTOMER_TOKEN_KEY
 
 logger = logging.getLogger(__name__)
+MAX_SENDER_ID_LENGTH = 128
+SENDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]+$")
 
 # This module is loaded by every Rasa server of the project (bot/credentials.yml names it).
 rasa_speedups.install()
-
-DEFAULT_MAX_CHARS = 2000
-MAX_SENDER_ID_LENGTH = 128
-SENDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]+$")
-EMPTY_MESSAGE_REPLY = "It looks like your message was empty. What can I help you with?"
-TOO_LONG_REPLY = (
-    "Sorry, that message is too long for me ({length} characters; the limit is {limit}). "
-    "Could you send a shorter version?"
-)
-
-
-@dataclass(frozen=True)
-class Screened:
-    text: str
-    problem: Optional[str] = None  # "empty" or "too_long"
-    reply: Optional[str] = None  # what to tell the customer when there is a problem
-
-
-def _is_unwanted_control(char: str) -> bool:
-    # Keep newlines and tabs; drop other control and format characters (NUL, escape codes,
-    # zero-width and bidi overrides) that only make text confusing or unsafe to display.
-    return char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cf", "Cs")
-
-
-def screen_text(text: Any, max_chars: int) -> Screened:
-    """Pure check of one customer message."""
-    if text is None:
-        text = ""
-    cleaned = "".join(c for c in str(text) if not _is_unwanted_control(c)).strip()
-    if not cleaned:
-        return Screened("", "empty", EMPTY_MESSAGE_REPLY)
-    if len(cleaned) > max_chars:
-        return Screened(cleaned, "too_long", TOO_LONG_REPLY.format(length=len(cleaned), limit=max_chars))
-    return Screened(cleaned)
 
 
 def max_message_chars() -> int:

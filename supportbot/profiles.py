@@ -123,6 +123,15 @@ class CustomerRepository:
             row = session.get(CustomerRow, customer_id)
             return _to_customer(row) if row is not None else None
 
+    def record_csat(self, customer_id: str, score: int) -> bool:
+        """The customer's latest CSAT rating; False when there is no such customer."""
+        with self._sessions.begin() as session:
+            row = session.get(CustomerRow, customer_id)
+            if row is None:
+                return False
+            row.last_csat = score
+            return True
+
     def save_all(self, customers: Iterable[Customer]) -> int:
         """Inserts or replaces each customer; returns how many were written."""
         count = 0

@@ -41,8 +41,10 @@ DEFAULTS = {
     "TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
     "ESCALATION_PORT": "8000",
     "ESCALATION_RULES_FILE": str(PROJECT_ROOT / "escalation" / "rules.yml"),
+    "DEMO_PAGE_ENABLED": "true",
+    "WIDGET_SOCKET_URL": "",
 }
-SECRETS = ("CUSTOMER_TOKEN_SECRET", "RASA_TOKEN", "AGENT_TOKEN_SECRET")
+SECRETS = ("CUSTOMER_TOKEN_SECRET", "RASA_TOKEN", "AGENT_TOKEN_SECRET", "DEMO_AGENT_PASSWORD")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class Settings:
     agent_token_secret: str
     escalation_port: int
     escalation_rules_file: str
+    demo_agent_password: str  # the demo agents' (alice, bob) console password
+    demo_page_enabled: bool  # the website demo page mints tokens for the demo personas
+    widget_socket_url: str  # where the widget reaches Rasa's socket.io; "" = the page's host, RASA_PORT
 
     @property
     def rasa_url(self) -> str:
@@ -88,6 +93,13 @@ def _int(values: dict, key: str) -> int:
         return int(values[key])
     except ValueError:
         raise ValueError(f"Setting {key} must be a whole number, got {values[key]!r}") from None
+
+
+def _bool(values: dict, key: str) -> bool:
+    value = str(values[key]).strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"Setting {key} must be true or false, got {values[key]!r}")
+    return value in ("true", "1", "yes")
 
 
 def setting(key: str, env_file: Optional[Path] = None) -> str:
@@ -124,6 +136,9 @@ def load_settings(
         agent_token_secret=values["AGENT_TOKEN_SECRET"],
         escalation_port=_int(values, "ESCALATION_PORT"),
         escalation_rules_file=values["ESCALATION_RULES_FILE"],
+        demo_agent_password=values["DEMO_AGENT_PASSWORD"],
+        demo_page_enabled=_bool(values, "DEMO_PAGE_ENABLED"),
+        widget_socket_url=values["WIDGET_SOCKET_URL"],
     )
 
 
@@ -140,6 +155,9 @@ def as_environment(settings: Settings) -> dict:
         "LOG_LEVEL": settings.log_level, "TEST_POSTGRES_URL": settings.test_postgres_url,
         "AGENT_TOKEN_SECRET": settings.agent_token_secret, "ESCALATION_PORT": settings.escalation_port,
         "ESCALATION_RULES_FILE": settings.escalation_rules_file,
+        "DEMO_AGENT_PASSWORD": settings.demo_agent_password,
+        "DEMO_PAGE_ENABLED": "true" if settings.demo_page_enabled else "false",
+        "WIDGET_SOCKET_URL": settings.widget_socket_url,
     }
     missing = (set(DEFAULTS) | set(SECRETS)) - set(values)
     assert not missing, f"as_environment() misses {missing}"
@@ -159,6 +177,7 @@ def throwaway_settings(directory: Path, **overrides: object) -> Settings:
         "CUSTOMER_TOKEN_SECRET": secrets.token_urlsafe(32),
         "RASA_TOKEN": secrets.token_urlsafe(32),
         "AGENT_TOKEN_SECRET": secrets.token_urlsafe(32),
+        "DEMO_AGENT_PASSWORD": secrets.token_urlsafe(12),
         "ESCALATION_PORT": str(free_port()),
         "CUSTOMER_DB_URL": f"sqlite:///{directory / 'customers.db'}",
         "TRACKER_DB_PATH": str(directory / "tracker.db"),

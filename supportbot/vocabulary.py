@@ -54,6 +54,7 @@ class Slot:
     LANGUAGE = "language"
     IDENTITY_STATUS = "identity_status"  # verified / anonymous, with why in the action server log
     ESCALATION = "escalation"  # the latest escalation decision, for agents and analytics
+    CSAT_HANDOFF_ID = "csat_handoff_id"  # the resolved handoff whose CSAT rating the bot asked for
 
 
 SEGMENT_SLOTS = (
@@ -68,6 +69,10 @@ SEGMENT_SLOTS = (
     Slot.LANGUAGE,
     Slot.IDENTITY_STATUS,
 )
+
+# The entity a CSAT rating button sends: /rate_csat{"csat_score": 4}
+CSAT_SCORE_ENTITY = "csat_score"
+CSAT_SCALE = range(1, 6)
 
 # Key of the identity token in a message's metadata (REST `metadata`, widget `customData`).
 CUSTOMER_TOKEN_KEY = "customer_token"

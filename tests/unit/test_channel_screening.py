@@ -1,6 +1,6 @@
 import pytest
 
-from supportbot.channels import screen_text
+from supportbot.screening import screen_text
 
 
 @pytest.mark.parametrize(

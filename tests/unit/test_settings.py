@@ -13,7 +13,7 @@ def test_missing_secret_names_the_setting(tmp_path: Path):
 
 def test_environment_wins_over_env_file_which_wins_over_defaults(tmp_path: Path):
     env_file = tmp_path / ".env"
-    env_file.write_text("CUSTOMER_TOKEN_SECRET=from-file\nRASA_TOKEN=file-token\nAGENT_TOKEN_SECRET=a\nRASA_PORT=6000\n"
+    env_file.write_text("CUSTOMER_TOKEN_SECRET=from-file\nRASA_TOKEN=file-token\nAGENT_TOKEN_SECRET=a\nDEMO_AGENT_PASSWORD=p\nRASA_PORT=6000\n"
                         "MAX_MESSAGE_CHARS=\n")
     settings = load_settings(env={"RASA_PORT": "7000"}, env_file=env_file)
     assert settings.rasa_port == 7000
@@ -23,7 +23,7 @@ def test_environment_wins_over_env_file_which_wins_over_defaults(tmp_path: Path)
 
 def test_bad_number_is_reported_by_name(tmp_path: Path):
     with pytest.raises(ValueError, match="RASA_PORT"):
-        load_settings(env={"CUSTOMER_TOKEN_SECRET": "s", "RASA_TOKEN": "t", "AGENT_TOKEN_SECRET": "a", "RASA_PORT": "abc"},
+        load_settings(env={"CUSTOMER_TOKEN_SECRET": "s", "RASA_TOKEN": "t", "AGENT_TOKEN_SECRET": "a", "DEMO_AGENT_PASSWORD": "p", "RASA_PORT": "abc"},
                       env_file=tmp_path / "none.env")
 
 
@@ -61,6 +61,6 @@ def test_env_file_is_created_then_completed_with_new_secrets(tmp_path: Path):
     assert ensure_env_file(target, example) == "created"
     assert ensure_env_file(target, example) == ""
     target.write_text("RASA_TOKEN=keep-me\nCUSTOMER_TOKEN_SECRET=\n")  # an older .env
-    assert ensure_env_file(target, example) == "added CUSTOMER_TOKEN_SECRET, AGENT_TOKEN_SECRET"
+    assert ensure_env_file(target, example) == "added CUSTOMER_TOKEN_SECRET, AGENT_TOKEN_SECRET, DEMO_AGENT_PASSWORD"
     settings = load_settings(env={}, env_file=target)
     assert settings.rasa_token == "keep-me" and len(settings.agent_token_secret) >= 40
