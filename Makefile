@@ -8,16 +8,20 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: demo test setup env seed train token agent-token bench lock validate clean
+.PHONY: demo test setup env browser seed train token agent-token bench lock validate clean
 
 demo: setup env seed
 	@$(PY) -m supportbot.launcher
 
-test: setup env
+test: setup env browser
 	@$(PY) -m pytest
 
 setup:
 	@./scripts/setup.sh
+
+# Debian's Chromium for the browser tests (installed when missing and possible).
+browser:
+	@./scripts/browser.sh
 
 env: setup
 	@$(PY) -m supportbot.envfile

@@ -40,12 +40,27 @@ MSG
   "$PY" -m venv "$VENV"
 fi
 
-if [ -f "$STAMP" ] && cmp -s requirements.lock "$STAMP"; then
-  exit 0
+if ! { [ -f "$STAMP" ] && cmp -s requirements.lock "$STAMP"; }; then
+  echo "==> Installing pinned dependencies (first run takes a minute or two)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 'setuptools<71'
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar on -r requirements.lock
+  cp requirements.lock "$STAMP"
+  echo "==> Dependencies installed"
 fi
 
-echo "==> Installing pinned dependencies (first run takes a minute or two)"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 'setuptools<71'
-"$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar on -r requirements.lock
-cp requirements.lock "$STAMP"
-echo "==> Dependencies installed"
+# The website's chat widget (npm package rasa-webchat), served by the escalation service.
+WEB=escalation/web
+WEB_STAMP="$WEB/node_modules/.installed-lock"
+if ! { [ -f "$WEB_STAMP" ] && cmp -s "$WEB/package-lock.json" "$WEB_STAMP"; }; then
+  if ! command -v npm >/dev/null 2>&1; then
+    cat >&2 <<'MSG'
+ERROR: npm was not found. The website's chat widget (rasa-webchat) is installed with npm.
+Install Node.js 18 or newer (e.g. apt-get install nodejs npm), then run this command again.
+MSG
+    exit 1
+  fi
+  echo "==> Installing the chat widget (npm ci in $WEB)"
+  # --ignore-scripts: only the widget's prebuilt bundle is used; no package build step runs.
+  (cd "$WEB" && npm ci --ignore-scripts --omit=dev --omit=peer --no-audit --no-fund --loglevel=error)
+  cp "$WEB/package-lock.json" "$WEB_STAMP"
+fi

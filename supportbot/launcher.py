@@ -186,7 +186,6 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def main() -> None:
-    from supportbot.tokens import mint
     from supportbot.vocabulary import DEMO_PERSONAS
 
     # Ctrl-C and `kill` both stop everything cleanly, even when started from a script that ignores
@@ -204,31 +203,24 @@ def main() -> None:
         print(f"==> Starting the Rasa server on {settings.rasa_url} (loading the model takes ~20 s)",
               flush=True)
         services.append(start_rasa(settings, model))
-        print(f"==> Starting the escalation service (agents' API) on port {settings.escalation_port}", flush=True)
+        print(f"==> Starting the escalation service (website, agent console, API) on port {settings.escalation_port}", flush=True)
         services.append(start_escalation_service(settings))
         for service in services:
             wait_until_up(service)
         wait_for_model(settings)
-        vip_token = mint("demo-vip", settings.customer_token_secret, settings.customer_token_issuer,
-                         settings.customer_token_ttl_seconds)
+        site = f"http://127.0.0.1:{settings.escalation_port}"
         print(f"""
 ==> The support bot is running. Logs: {VAR_DIR / 'logs'}
 
-Talk to it over the REST channel, for example:
-  curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
-    -d '{{"sender": "me-1", "message": "how long does delivery take?"}}'
+  Website with the chat widget:  {site}/
+      (the yellow demo bar at the top lets you chat as one of the personas: {", ".join(DEMO_PERSONAS)})
+  Agent console:                 {site}/console
+      sign in as alice or bob with the password {settings.demo_agent_password}  (DEMO_AGENT_PASSWORD in .env)
 
-As the demo VIP (a signed token in the message metadata; `make token CUSTOMER=<id>` mints others):
-  curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
-    -d '{{"sender": "vip-1", "message": "hi", "metadata": {{"customer_token": "{vip_token}"}}}}'
-  curl -s "{settings.rasa_url}/conversations/vip-1/tracker?token=$(grep ^RASA_TOKEN= .env | cut -d= -f2)" \\
-    | python3 -m json.tool
+Try it: on the website choose demo-vip, ask "how long does delivery take?", then complain
+("I'm still waiting for my refund, this is the third time I ask!"). The conversation appears at the
+top of the console's queue; claim it, write to the customer, resolve, and the bot asks for a rating.
 
-Agents' API (escalation service): http://127.0.0.1:{settings.escalation_port}/api/handoffs
-  curl -s -H "Authorization: Bearer $(make -s agent-token AGENT=alice)" \\
-    http://127.0.0.1:{settings.escalation_port}/api/handoffs?status=waiting
-
-Demo personas: {", ".join(DEMO_PERSONAS)}
 Press Ctrl-C to stop everything.
 """, flush=True)
         while all(s.process.poll() is None for s in services):

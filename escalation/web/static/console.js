@@ -1,0 +1,370 @@
+// The agent console. Everything comes from the escalation service's JSON API with the agent's bearer
+// token; text from customers is only ever set with textContent, never parsed as HTML.
+"use strict";
+
+const TOKEN_KEY = "agent_token";
+const QUEUE_REFRESH_MS = 1500;
+const LONG_POLL_SECONDS = 20;
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  agent: null,
+  waiting: [],
+  mine: [],
+  openId: null,  // the handoff shown on the right
+  cursor: 0,  // newest message id shown
+  pollGeneration: 0,  // a new conversation view stops the previous long-poll loop
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, {text, cls, attrs} = {}, children = []) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(method, path, body) {
+  const headers = {"Authorization": `Bearer ${state.token}`};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  if (response.status === 401 && path !== "/api/sign-in") {
+    signOut("Your session ended; please sign in again.");
+    throw new ApiError(401, "signed out");
+  }
+  if (!response.ok) throw new ApiError(response.status, (data && data.error) || response.statusText);
+  return data;
+}
+
+function setStatus(text, isError = false) {
+  const line = $("status-line");
+  line.textContent = text;
+  line.classList.toggle("error", isError);
+}
+
+// --- sign-in ------------------------------------------------------------------------------------
+function showSignIn(message) {
+  $("sign-in").hidden = false;
+  $("workspace").hidden = true;
+  $("whoami").hidden = true;
+  $("sign-in-error").textContent = message || "";
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.token = null;
+  state.openId = null;
+  state.pollGeneration += 1;
+  showSignIn(message);
+}
+
+$("sign-in-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("sign-in-error").textContent = "";
+  try {
+    const data = await api("POST", "/api/sign-in", {agent: $("agent").value, password: $("password").value});
+    state.token = data.token;
+    sessionStorage.setItem(TOKEN_KEY, data.token);
+    $("password").value = "";
+    await enterWorkspace();
+  } catch (error) {
+    $("sign-in-error").textContent = error.message;
+  }
+});
+
+$("sign-out").addEventListener("click", () => signOut(""));
+
+async function enterWorkspace() {
+  state.agent = await api("GET", "/api/me");
+  $("agent-name").textContent = `${state.agent.display_name} · ${state.agent.queues.join(", ")}`;
+  $("whoami").hidden = false;
+  $("sign-in").hidden = true;
+  $("workspace").hidden = false;
+  const {queues} = await api("GET", "/api/queues");
+  const select = $("transfer-queue");
+  select.replaceChildren(...queues.map((name) => el("option", {text: name, attrs: {value: name}})));
+  await refreshQueue();
+  const resumed = sessionStorage.getItem("open_handoff");
+  if (resumed && state.mine.some((h) => h.id === resumed)) openConversation(resumed);
+}
+
+// --- the queue ----------------------------------------------------------------------------------
+function countdown(handoff, now) {
+  const due = Date.parse(handoff.sla_due_at);
+  const seconds = Math.round((due - now) / 1000);
+  const abs = Math.abs(seconds);
+  const text = abs >= 3600 ? `${Math.floor(abs / 3600)}h ${Math.floor((abs % 3600) / 60)}m`
+    : `${Math.floor(abs / 60)}:${String(abs % 60).padStart(2, "0")}`;
+  return seconds >= 0 ? {text: `SLA in ${text}`, breached: false} : {text: `SLA breached ${text} ago`, breached: true};
+}
+
+function badges(handoff) {
+  const segment = handoff.segment || {};
+  const list = [el("span", {text: handoff.tier, cls: `badge tier-${handoff.tier}`})];
+  if (segment.journey_stage && segment.journey_stage !== "unknown") {
+    list.push(el("span", {text: segment.journey_stage.replace("_", " "), cls: `badge stage-${segment.journey_stage}`}));
+  }
+  if (segment.last_csat !== null && segment.last_csat !== undefined && segment.last_csat <= 2) {
+    list.push(el("span", {text: `last CSAT ${segment.last_csat}`, cls: "badge warn"}));
+  }
+  list.push(el("span", {text: handoff.queue, cls: "badge queue"}));
+  if (handoff.channel && handoff.channel !== "live_chat") {
+    list.push(el("span", {text: handoff.channel.replace("_", " "), cls: "badge channel"}));
+  }
+  return list;
+}
+
+function queueRow(handoff, now, {claimable}) {
+  const sla = countdown(handoff, now);
+  const breached = sla.breached || Boolean(handoff.sla_breached_at);
+  const row = el("li", {cls: `handoff${breached ? " breached" : ""}${handoff.id === state.openId ? " open" : ""}`,
+                        attrs: {"data-id": handoff.id}});
+  row.append(
+    el("div", {cls: "row-head"}, [
+      el("span", {text: handoff.customer_id || "anonymous visitor", cls: "customer"}),
+      el("span", {text: sla.text, cls: `sla${breached ? " breached" : ""}`, attrs: {"data-due": handoff.sla_due_at}}),
+    ]),
+    el("div", {cls: "badges"}, badges(handoff)),
+    el("ul", {cls: "reasons"}, (handoff.reasons || []).map((reason) => el("li", {text: reason}))),
+  );
+  if (claimable) {
+    const button = el("button", {text: "Claim", cls: "primary claim", attrs: {type: "button"}});
+    button.addEventListener("click", () => claim(handoff.id));
+    row.append(button);
+  } else {
+    row.addEventListener("click", () => openConversation(handoff.id));
+    row.classList.add("clickable");
+  }
+  return row;
+}
+
+function renderQueue() {
+  const now = Date.now();
+  $("queue").replaceChildren(...state.waiting.map((h) => queueRow(h, now, {claimable: true})));
+  $("mine").replaceChildren(...state.mine.map((h) => queueRow(h, now, {claimable: false})));
+  $("waiting-count").textContent = state.waiting.length;
+  $("mine-count").textContent = state.mine.length;
+}
+
+async function refreshQueue() {
+  if (!state.token) return;
+  try {
+    const [waiting, assigned] = await Promise.all([
+      api("GET", "/api/handoffs?status=waiting"), api("GET", "/api/handoffs?status=assigned")]);
+    state.waiting = waiting;
+    state.mine = assigned.filter((h) => h.agent_id === state.agent.name);
+    renderQueue();
+    setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+  } catch (error) {
+    if (error.status !== 401) setStatus(`Could not refresh the queue: ${error.message}`, true);
+  }
+}
+
+async function claim(id) {
+  try {
+    await api("POST", `/api/handoffs/${encodeURIComponent(id)}/claim`);
+    await refreshQueue();
+    openConversation(id);
+  } catch (error) {
+    setStatus(error.status === 409 ? `Someone else was faster: ${error.message}` : error.message, true);
+    await refreshQueue();
+  }
+}
+
+// --- one conversation ---------------------------------------------------------------------------
+function profileEntries(profile, handoff) {
+  if (!profile) return [["Customer", "anonymous visitor (not signed in)"], ["Tier", handoff.tier]];
+  const money = (value) => (value === null || value === undefined ? "–" : `€${Math.round(value).toLocaleString()}`);
+  return [
+    ["Customer", `${profile.name} (${profile.customer_id})`],
+    ["Tier", profile.tier], ["Journey stage", profile.journey_stage.replace("_", " ")],
+    ["Lifetime value", money(profile.lifetime_value)], ["Potential value", money(profile.potential_value)],
+    ["Last CSAT", profile.last_csat ?? "–"], ["NPS", profile.nps ?? "–"],
+    ["Prefers", profile.preferred_channel], ["Language", profile.language], ["Region", profile.region],
+    ["Support contacts (30 days)", profile.support_contacts_30d],
+  ];
+}
+
+function sparkline(values) {
+  const box = $("sentiment");
+  box.replaceChildren();
+  if (!values.length) { box.textContent = "No messages yet."; return; }
+  const ns = "http://www.w3.org/2000/svg";
+  const width = 240, height = 48, step = values.length > 1 ? width / (values.length - 1) : 0;
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("class", "spark");
+  const zero = document.createElementNS(ns, "line");
+  for (const [k, v] of Object.entries({x1: 0, x2: width, y1: height / 2, y2: height / 2, class: "zero"})) zero.setAttribute(k, v);
+  svg.append(zero);
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${((1 - v) * height / 2).toFixed(1)}`);
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", points.join(" "));
+  svg.append(line);
+  values.forEach((v, i) => {
+    const dot = document.createElementNS(ns, "circle");
+    dot.setAttribute("cx", (i * step).toFixed(1));
+    dot.setAttribute("cy", ((1 - v) * height / 2).toFixed(1));
+    dot.setAttribute("r", "3");
+    dot.setAttribute("class", v <= -0.05 ? "neg" : v >= 0.05 ? "pos" : "neu");
+    svg.append(dot);
+  });
+  const last = values[values.length - 1];
+  box.append(svg, el("span", {text: `latest ${last.toFixed(2)} (−1 very negative … +1 very positive)`, cls: "hint"}));
+}
+
+function messageItem(message) {
+  const who = message.sender === "agent" ? (message.agent || "agent") : message.sender;
+  const time = message.timestamp ? new Date(message.timestamp * 1000).toLocaleTimeString() : "";
+  return el("li", {cls: `msg from-${message.sender}`, attrs: {"data-id": message.id}}, [
+    el("div", {cls: "meta", text: `${who} · ${time}`}),
+    el("div", {cls: "text", text: message.text}),
+  ]);
+}
+
+function appendMessages(messages) {
+  const list = $("transcript");
+  for (const message of messages) {
+    if (list.querySelector(`[data-id="${message.id}"]`)) continue;
+    list.append(messageItem(message));
+    state.cursor = Math.max(state.cursor, message.id);
+  }
+  list.scrollTop = list.scrollHeight;
+}
+
+function setWorkable(handoff) {
+  const mine = handoff.status === "assigned" && handoff.agent_id === state.agent.name;
+  for (const id of ["reply", "resolve", "transfer", "transfer-queue"]) $(id).disabled = !mine;
+  $("composer").querySelector("button").disabled = !mine;
+  $("conversation-note").textContent = mine ? (handoff.channel === "live_chat" ? "" :
+    `The customer asked for a ${handoff.channel.replace("_", " ")}; a chat message reaches them only if they are still on the site.`)
+    : `This conversation is ${handoff.status}${handoff.agent_id ? ` (${handoff.agent_id})` : ""}; it is read-only here.`;
+}
+
+async function openConversation(id) {
+  state.openId = id;
+  state.cursor = 0;
+  const generation = ++state.pollGeneration;
+  sessionStorage.setItem("open_handoff", id);
+  let detail;
+  try {
+    detail = await api("GET", `/api/handoffs/${encodeURIComponent(id)}`);
+  } catch (error) {
+    setStatus(error.message, true);
+    return;
+  }
+  $("empty").hidden = true;
+  $("conversation").hidden = false;
+  const profile = detail.profile;
+  $("customer-name").textContent = profile ? profile.name : "Anonymous visitor";
+  $("customer-badges").replaceChildren(...badges(detail));
+  $("profile").replaceChildren(...profileEntries(profile, detail).flatMap(([term, value]) => [
+    el("dt", {text: term}), el("dd", {text: value})]));
+  $("reasons").replaceChildren(...detail.reasons.map((reason) => el("li", {text: reason})));
+  sparkline(detail.sentiment_trend);
+  $("transcript").replaceChildren();
+  appendMessages(detail.transcript);
+  setWorkable(detail);
+  renderQueue();
+  if (detail.status === "assigned") $("reply").focus();
+  followMessages(id, generation, detail);
+}
+
+async function followMessages(id, generation, detail) {
+  // Long-poll: the server answers as soon as there is a newer message (or after LONG_POLL_SECONDS).
+  while (generation === state.pollGeneration && state.token) {
+    try {
+      const update = await api("GET",
+        `/api/handoffs/${encodeURIComponent(id)}/messages?after=${state.cursor}&wait=${LONG_POLL_SECONDS}`);
+      if (generation !== state.pollGeneration) return;
+      if (update.messages.length) {
+        appendMessages(update.messages);
+        const fresh = await api("GET", `/api/handoffs/${encodeURIComponent(id)}`);  // sentiment, status
+        if (generation !== state.pollGeneration) return;
+        sparkline(fresh.sentiment_trend);
+        setWorkable(fresh);
+      } else if (update.status !== detail.status || update.agent_id !== detail.agent_id) {
+        detail = {...detail, status: update.status, agent_id: update.agent_id};
+        setWorkable(detail);
+      }
+    } catch (error) {
+      if (error.status === 401) return;
+      setStatus(`Lost the conversation feed (${error.message}); retrying…`, true);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+}
+
+$("composer").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = $("reply").value.trim();
+  if (!text || !state.openId) return;
+  const button = $("composer").querySelector("button");
+  button.disabled = true;
+  try {
+    await api("POST", `/api/handoffs/${encodeURIComponent(state.openId)}/messages`, {text});
+    $("reply").value = "";
+  } catch (error) {
+    setStatus(`Not sent: ${error.message}`, true);
+  } finally {
+    button.disabled = false;
+    $("reply").focus();
+  }
+});
+
+$("reply").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    $("composer").requestSubmit();
+  }
+});
+
+async function closeConversation(action, body) {
+  const id = state.openId;
+  try {
+    await api("POST", `/api/handoffs/${encodeURIComponent(id)}/${action}`, body);
+  } catch (error) {
+    setStatus(error.message, true);
+    return;
+  }
+  state.pollGeneration += 1;
+  state.openId = null;
+  sessionStorage.removeItem("open_handoff");
+  $("conversation").hidden = true;
+  $("empty").hidden = false;
+  setStatus(action === "resolve" ? "Resolved: the bot has the conversation again and asked for a rating."
+    : `Transferred to ${body.queue}.`);
+  await refreshQueue();
+}
+
+$("resolve").addEventListener("click", () => closeConversation("resolve"));
+$("transfer").addEventListener("click", () => closeConversation("transfer", {queue: $("transfer-queue").value}));
+
+// The SLA countdowns tick every second between refreshes.
+setInterval(() => {
+  const now = Date.now();
+  for (const node of document.querySelectorAll(".sla[data-due]")) {
+    const sla = countdown({sla_due_at: node.getAttribute("data-due")}, now);
+    node.textContent = sla.text;
+    if (sla.breached) {
+      node.classList.add("breached");
+      node.closest(".handoff").classList.add("breached");
+    }
+  }
+}, 1000);
+setInterval(refreshQueue, QUEUE_REFRESH_MS);
+
+if (state.token) {
+  enterWorkspace().catch((error) => { if (error.status !== 401) showSignIn(error.message); });
+} else {
+  showSignIn("");
+}
