@@ -1,11 +1,12 @@
 """`make bench`: every benchmark, one after another; reports and charts land in bench/reports/."""
-from bench import faq_heldout, latency, nlu_clinc, sentiment
+from bench import faq_heldout, latency, nlu_clinc, relay_latency, sentiment
 
 STEPS = (
     ("Held-out NLU accuracy of the bot", faq_heldout.main),
     ("CLINC150 intent + out-of-scope", nlu_clinc.main),
     ("Sentiment and dissatisfaction", sentiment.main),
     ("Turn latency and throughput vs the rasa init baseline", latency.main),
+    ("Live relay latency between console and widget", relay_latency.main),
 )
 
 

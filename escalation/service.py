@@ -53,6 +53,7 @@ LONG_POLL_INTERVAL_SECONDS = 0.15
 CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 SITE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "font-src 'self' data:; "
             "connect-src 'self' {socket} {websocket}; frame-ancestors 'none'; base-uri 'none'")
 LIST_FIELDS = ("id", "conversation_id", "customer_id", "tier", "queue", "priority", "channel", "sla_due_at", "reasons",
                "status", "agent_id", "sla_breached_at", "created_at", "segment")

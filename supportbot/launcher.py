@@ -13,7 +13,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, List, Optional
+from contextlib import contextmanager
+from typing import IO, Iterator, List, Optional
 
 import requests
 
@@ -179,6 +180,48 @@ def wait_for_model(settings: Settings, timeout: float = 180) -> None:
             pass
         time.sleep(0.5)
     raise TimeoutError("The Rasa server did not load its model in time.")
+
+
+@dataclass
+class System:
+    """The three processes of one running copy of the system."""
+
+    settings: Settings
+    model: Path
+    rasa: Service
+    actions: Service
+    escalation: Service
+    log_dir: Path
+
+    @property
+    def escalation_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.escalation_port}"
+
+    def restart_rasa(self) -> None:
+        self.rasa.stop()
+        self.rasa = start_rasa(self.settings, self.model, log_dir=self.log_dir)
+        wait_until_up(self.rasa)
+        wait_for_model(self.settings)
+
+    def stop(self) -> None:
+        for service in (self.rasa, self.actions, self.escalation):
+            service.stop()
+
+
+@contextmanager
+def running_system(settings: Settings, model: Path, log_dir: Path, kind=System) -> Iterator[System]:
+    """Starts the whole system (for tests and benchmarks), waits until it answers, stops it on exit."""
+    actions = start_action_server(settings, log_dir=log_dir)
+    rasa = start_rasa(settings, model, log_dir=log_dir)
+    escalation = start_escalation_service(settings, log_dir=log_dir)
+    system = kind(settings, model, rasa, actions, escalation, log_dir)
+    try:
+        for service in (actions, rasa, escalation):
+            wait_until_up(service)
+        wait_for_model(settings)
+        yield system
+    finally:
+        system.stop()
 
 
 def _interrupt(signum: int, _frame: object) -> None:

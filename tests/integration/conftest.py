@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
 import requests
-import yaml
 
-from escalation.policy import RULES_FILE
+from escalation.policy import write_round_the_clock_copy
 
 from supportbot import conversation_ids, launcher
 from supportbot.profiles import CustomerRepository
 from supportbot.seed import seed_customers
-from supportbot.settings import Settings
 from supportbot.tokens import mint
 from supportbot.settings import throwaway_settings
 
 
-@dataclass
-class RunningBot:
-    settings: Settings
-    model: Path
-    rasa: launcher.Service
-    actions: launcher.Service
-    escalation: launcher.Service
-    log_dir: Path
-
-    @property
-    def escalation_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.escalation_port}"
+class RunningBot(launcher.System):
+    """The running system with helpers to talk to it as a customer."""
 
     @property
     def webhook(self) -> str:
@@ -61,12 +50,6 @@ class RunningBot:
         s = self.settings
         return mint(customer_id, secret or s.customer_token_secret, s.customer_token_issuer, 3600)
 
-    def restart_rasa(self) -> None:
-        self.rasa.stop()
-        self.rasa = launcher.start_rasa(self.settings, self.model, log_dir=self.log_dir)
-        launcher.wait_until_up(self.rasa)
-        launcher.wait_for_model(self.settings)
-
 
 @dataclass
 class Conversation:
@@ -84,26 +67,17 @@ def trained_model() -> Path:
     return launcher.train()
 
 
+@contextmanager
+def running_system(model: Path, tmp: Path):
+    """The whole system on throwaway databases and free ports, stopped on exit."""
+    # The shipped rules with agents working around the clock, so results do not depend on the hour.
+    settings = throwaway_settings(tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml"))
+    seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
+    with launcher.running_system(settings, model, tmp / "logs", kind=RunningBot) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def bot(trained_model: Path, tmp_path_factory) -> RunningBot:
-    tmp = tmp_path_factory.mktemp("system")
-    # The shipped rules with agents working around the clock, so results do not depend on the hour.
-    rules = yaml.safe_load(RULES_FILE.read_text())
-    rules["business_hours"]["days"] = {day: ["00:00", "24:00"] for day in rules["business_hours"]["days"]}
-    (tmp / "rules_24x7.yml").write_text(yaml.safe_dump(rules))
-    settings = throwaway_settings(tmp, ESCALATION_RULES_FILE=tmp / "rules_24x7.yml")
-    seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
-    log_dir = tmp / "logs"
-    actions = launcher.start_action_server(settings, log_dir=log_dir)
-    rasa = launcher.start_rasa(settings, trained_model, log_dir=log_dir)
-    escalation = launcher.start_escalation_service(settings, log_dir=log_dir)
-    running = RunningBot(settings, trained_model, rasa, actions, escalation, log_dir)
-    try:
-        for service in (actions, rasa, escalation):
-            launcher.wait_until_up(service)
-        launcher.wait_for_model(settings)
+    with running_system(trained_model, tmp_path_factory.mktemp("system")) as running:
         yield running
-    finally:
-        running.rasa.stop()
-        actions.stop()
-        escalation.stop()

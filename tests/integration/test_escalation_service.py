@@ -71,7 +71,7 @@ def test_claim_work_and_resolve_hands_back_to_the_bot(bot):
     detail = api(bot, "GET", f"/api/handoffs/{handoff.id}").json()
     assert detail["lease_expires_at"] > claimed_lease  # alice looking at it renews her lease; bob's look did not
     assert detail["profile"]["customer_id"] == "demo-detractor" and detail["profile"]["last_csat"] == 1
-    assert [line["text"] for line in detail["transcript"] if line["from"] == "customer"][-1] == "hello? is anyone there"
+    assert [line["text"] for line in detail["transcript"] if line["sender"] == "customer"][-1] == "hello? is anyone there"
     assert detail["sentiment_trend"] and min(detail["sentiment_trend"]) < 0
 
     resolved = api(bot, "POST", f"/api/handoffs/{handoff.id}/resolve")
@@ -81,7 +81,8 @@ def test_claim_work_and_resolve_hands_back_to_the_bot(bot):
     events = bot.tracker(sender)["events"]
     after_resume = events[max(i for i, e in enumerate(events) if e["event"] == "resume"):]
     bot_texts = [e["text"] for e in after_resume if e["event"] == "bot"]
-    assert len(bot_texts) == 1  # only the new question, not the backlog sent during the handoff
+    # The rating question, then the answer to the new question; nothing for the backlog sent during the handoff.
+    assert len(bot_texts) == 2 and "rate" in bot_texts[0]
 
 
 def test_transfer_and_errors_are_json(bot):

@@ -8,13 +8,13 @@ used because python-engineio's asyncio client needs a newer aiohttp than Rasa 3.
 from __future__ import annotations
 
 from supportbot import conversation_ids
-from tests.integration.widget_client import WidgetClient
+from supportbot.widget_client import WidgetClient
 
 FAQ_QUESTION = "how much does delivery cost"
 
 
 def test_widget_protocol_answers_and_identifies_the_customer(bot):
-    widget = WidgetClient(bot, bot.token("demo-vip"))
+    widget = WidgetClient(bot.settings.rasa_url, bot.token("demo-vip"))
     try:
         session_id = widget.request_session()
         assert conversation_ids.belongs_to(session_id, "demo-vip", bot.settings.customer_token_secret)
@@ -29,10 +29,10 @@ def test_widget_protocol_answers_and_identifies_the_customer(bot):
 
 
 def test_a_reload_resumes_the_same_conversation(bot):
-    first = WidgetClient(bot, bot.token("demo-standard"))
+    first = WidgetClient(bot.settings.rasa_url, bot.token("demo-standard"))
     session_id = first.request_session()
     first.close()
-    again = WidgetClient(bot, bot.token("demo-standard"))
+    again = WidgetClient(bot.settings.rasa_url, bot.token("demo-standard"))
     try:
         assert again.request_session(session_id) == session_id
     finally:
@@ -40,9 +40,9 @@ def test_a_reload_resumes_the_same_conversation(bot):
 
 
 def test_another_customers_session_is_never_opened(bot):
-    victim = WidgetClient(bot, bot.token("demo-vip"))
-    attacker = WidgetClient(bot, bot.token("demo-free"))
-    anonymous = WidgetClient(bot)
+    victim = WidgetClient(bot.settings.rasa_url, bot.token("demo-vip"))
+    attacker = WidgetClient(bot.settings.rasa_url, bot.token("demo-free"))
+    anonymous = WidgetClient(bot.settings.rasa_url)
     try:
         victim_session = victim.request_session()
         # Asking for the VIP's session gives the attacker a new session of their own instead.
@@ -62,7 +62,7 @@ def test_another_customers_session_is_never_opened(bot):
 
 
 def test_a_token_in_custom_data_cannot_change_who_the_socket_is(bot):
-    widget = WidgetClient(bot)  # connected anonymously
+    widget = WidgetClient(bot.settings.rasa_url)  # connected anonymously
     try:
         session_id = widget.request_session()
         widget.say(session_id, "hi", custom_data={"customer_token": bot.token("demo-vip")})
@@ -73,7 +73,7 @@ def test_a_token_in_custom_data_cannot_change_who_the_socket_is(bot):
 
 
 def test_widget_messages_are_screened_too(bot):
-    widget = WidgetClient(bot)
+    widget = WidgetClient(bot.settings.rasa_url)
     try:
         session_id = widget.request_session()
         widget.say(session_id, "x" * 50_000)

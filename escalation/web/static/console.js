@@ -163,7 +163,7 @@ async function refreshQueue() {
     state.waiting = waiting;
     state.mine = assigned.filter((h) => h.agent_id === state.agent.name);
     renderQueue();
-    setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+    $("refreshed").textContent = `Queue updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
     if (error.status !== 401) setStatus(`Could not refresh the queue: ${error.message}`, true);
   }

@@ -1,4 +1,5 @@
-"""A test client that speaks the website widget's protocol (rasa-webchat's) over a websocket.
+"""A client that speaks the website widget's protocol (rasa-webchat's) over a websocket, for the
+tests and benchmarks: one browser tab's socket, without a browser.
 
 The synchronous python-socketio client is used because python-engineio's asyncio client needs a
 newer aiohttp than Rasa 3.6 pins.
@@ -14,14 +15,14 @@ import socketio
 class WidgetClient:
     """One browser tab's socket, as rasa-webchat opens it (token in the socket URL)."""
 
-    def __init__(self, bot, token: Optional[str] = None, timeout: float = 20) -> None:
+    def __init__(self, rasa_url: str, token: Optional[str] = None, timeout: float = 20) -> None:
         self.timeout = timeout
         self.client = socketio.Client(reconnection=False)
         self.confirmed: queue.Queue = queue.Queue()
         self.replies: queue.Queue = queue.Queue()
         self.client.on("session_confirm", self.confirmed.put)
         self.client.on("bot_uttered", self.replies.put)
-        url = bot.settings.rasa_url + (f"?customer_token={token}" if token else "")
+        url = rasa_url + (f"?customer_token={token}" if token else "")
         self.client.connect(url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=timeout)
 
     def request_session(self, session_id: Optional[str] = None) -> str:
