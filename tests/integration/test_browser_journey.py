@@ -109,6 +109,7 @@ def test_the_whole_journey(browser, system):
     # 1. An FAQ is answered by the bot.
     customer_says(customer, FAQ)
     expect(last_bot_message(customer)).to_contain_text("Standard delivery", timeout=WAIT_MS)
+    customer.wait_for_timeout(800)  # the widget's message animation
     customer.screenshot(path=str(SCREENSHOTS / "website.png"))
 
     # 2. The VIP complains: the conversation goes to the top of the console's queue, with reasons.

@@ -116,9 +116,9 @@ function badges(handoff) {
   if (segment.last_csat !== null && segment.last_csat !== undefined && segment.last_csat <= 2) {
     list.push(el("span", {text: `last CSAT ${segment.last_csat}`, cls: "badge warn"}));
   }
-  list.push(el("span", {text: handoff.queue, cls: "badge queue"}));
+  list.push(el("span", {text: handoff.queue, cls: "badge badge-queue"}));
   if (handoff.channel && handoff.channel !== "live_chat") {
-    list.push(el("span", {text: handoff.channel.replace("_", " "), cls: "badge channel"}));
+    list.push(el("span", {text: handoff.channel.replace("_", " "), cls: "badge badge-channel"}));
   }
   return list;
 }
