@@ -403,6 +403,8 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
                    "pick this up first thing; you don't need to do anything else. I'm still here if I can help "
                    "in the meantime.")
         reasons.append("outside business hours")
+        if opening:  # nobody can meet an SLA while closed: it runs from the opening time
+            sla_seconds += int((opening - now).total_seconds())
     else:
         message = (f"Our team is busy right now: the wait for a chat is about {_minutes(wait if agents else 3600)}. "
                    f"So you don't have to wait here, I've {arranged} for you. If you'd rather wait for a chat, "

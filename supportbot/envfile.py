@@ -8,6 +8,12 @@ from pathlib import Path
 from supportbot.settings import DEFAULT_ENV_FILE, PROJECT_ROOT, SECRETS
 
 EXAMPLE_FILE = PROJECT_ROOT / ".env.example"
+# Keys get 256 bits; the demo agents' password is typed by people, so it is shorter (96 bits).
+SECRET_BYTES = {"DEMO_AGENT_PASSWORD": 12}
+
+
+def fresh_secret(key: str) -> str:
+    return secrets.token_urlsafe(SECRET_BYTES.get(key, 32))
 
 
 def render_env(example_text: str) -> str:
@@ -16,7 +22,7 @@ def render_env(example_text: str) -> str:
     for line in example_text.splitlines():
         key, sep, value = line.partition("=")
         if sep and key.strip() in SECRETS and not value.strip():
-            line = f"{key}={secrets.token_urlsafe(32)}"
+            line = f"{key}={fresh_secret(key.strip())}"
         lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -42,7 +48,7 @@ def ensure_env_file(target: Path = DEFAULT_ENV_FILE, example: Path = EXAMPLE_FIL
     missing = missing_secrets(text)
     if not missing:
         return ""
-    additions = "".join(f"{key}={secrets.token_urlsafe(32)}\n" for key in missing)
+    additions = "".join(f"{key}={fresh_secret(key)}\n" for key in missing)
     target.write_text(text + ("" if text.endswith("\n") or not text else "\n") + additions)
     return "added " + ", ".join(missing)
 

@@ -116,6 +116,10 @@ def test_outside_hours_says_when_the_team_is_back():
     assert decision.action == OFFER_OPTIONS and decision.channel == TICKET
     assert "Monday 08:00" in decision.customer_message
     assert "outside business hours" in decision.reasons
+    # The SLA runs from the opening time: a ticket queued overnight is not "breached" by morning.
+    opening = next_opening(RULES, CLOSED)
+    open_at_due = decide(FREE, PERSON, CALM, opening, RULES)
+    assert decision.sla_seconds == int((opening - CLOSED).total_seconds()) + open_at_due.sla_seconds
 
 
 @pytest.mark.parametrize("now, expected", [
