@@ -379,8 +379,9 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
     within_sla = open_now and agents > 0 and wait <= sla_seconds
     straight_through = customer.tier == Tier.VIP.value or clearly_upset or bool(unhappy_history)
 
-    if segment.self_service_first and not (clearly_upset or wants_person or churn or buying):
-        # The bot's own answer is the self-service; every answer of this kind offers a person.
+    if segment.self_service_first and not (clearly_upset or wants_person or churn or buying or unhappy_history):
+        # The bot's own answer is the self-service; every answer of this kind offers a person. A customer
+        # with an unhappy history gets higher-touch help whatever the tier (product brief).
         return Decision(SELF_SERVICE, queue, priority, sla_seconds, TICKET, None, None,
                         tuple(reasons + ["self-service first for this segment"]))
     if within_sla or (open_now and agents > 0 and straight_through):

@@ -50,6 +50,8 @@ CONFUSED = Signals("nlu_fallback", "asdf qwer", 0.0, 0.3, 2, 3)
         ("free tier mildly negative: self-service first", FREE, Signals("complain", "meh", -0.45, 0.3, 0, 2),
          SELF_SERVICE, "general"),
         ("free tier clearly upset reaches a person", FREE, VERY, HANDOVER, "general"),
+        ("free tier with a low last CSAT: no self-service detour", CustomerView("free", "active", 2, None),
+         Signals("complain", "meh", -0.3, 0.3, 0, 2), HANDOVER, "general"),
         ("anonymous clearly upset reaches a person", ANON, VERY, HANDOVER, "general"),
         ("asking for a person works for VIP", VIP, PERSON, HANDOVER, "concierge"),
         ("asking for a person works for free", FREE, PERSON, HANDOVER, "general"),
