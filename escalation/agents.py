@@ -1,4 +1,6 @@
-"""Agents of the human queue: sign-in with a password, then a bearer token for the API.
+"""People who sign in to the console: agents (who work the human queue) and trainers (who review
+what the bot misunderstood and release models). Each has one role; the API checks it per route.
+Sign-in is with a password, then a bearer token for the API.
 
 Passwords are stored as salted PBKDF2-SHA256 hashes (Python's hashlib; no extra dependency).
 """
@@ -20,9 +22,12 @@ from supportbot.tokens import mint, verify
 
 AGENT_TOKEN_ISSUER = "larkspur-agents"
 AGENT_TOKEN_TTL_SECONDS = 12 * 3600  # one shift
+AGENT, TRAINER = "agent", "trainer"
+ROLES = (AGENT, TRAINER)
 DEMO_AGENTS = (
-    ("alice", "Alice Martin", ("concierge", "retention", "sales", "general")),
-    ("bob", "Bob Jansen", ("general", "retention", "sales")),
+    ("alice", "Alice Martin", ("concierge", "retention", "sales", "general"), AGENT),
+    ("bob", "Bob Jansen", ("general", "retention", "sales"), AGENT),
+    ("tara", "Tara Novak", (), TRAINER),
 )
 
 
@@ -33,6 +38,7 @@ class AgentRow(Base):
     display_name = Column(String(120), nullable=False)
     queues = Column(String(200), nullable=False)  # comma-separated queue names
     active = Column(Boolean, nullable=False, default=True)
+    role = Column(String(16), nullable=False, default=AGENT, server_default=AGENT)
     password_hash = Column(String(200), nullable=True)  # pbkdf2_sha256$iterations$salt$hash; None: no sign-in
 
 
@@ -41,6 +47,7 @@ class Agent:
     name: str
     display_name: str
     queues: Tuple[str, ...]
+    role: str = AGENT
 
 
 PBKDF2_ITERATIONS = 200_000
@@ -71,9 +78,9 @@ class AgentDirectory:
         """The demo agents, with `password` (DEMO_AGENT_PASSWORD) when given."""
         hashed = hash_password(password) if password else None
         with self._sessions.begin() as session:
-            for name, display, queues in DEMO_AGENTS:
+            for name, display, queues, role in DEMO_AGENTS:
                 row = session.get(AgentRow, name) or AgentRow(name=name)
-                row.display_name, row.queues, row.active = display, ",".join(queues), True
+                row.display_name, row.queues, row.active, row.role = display, ",".join(queues), True, role
                 if hashed and not password_matches(password, row.password_hash):
                     row.password_hash = hashed
                 session.add(row)
@@ -91,12 +98,12 @@ class AgentDirectory:
             row = session.get(AgentRow, name)
             if row is None or not row.active:
                 return None
-            return Agent(row.name, row.display_name, tuple(q for q in row.queues.split(",") if q))
+            return Agent(row.name, row.display_name, tuple(q for q in row.queues.split(",") if q), row.role)
 
 
     def count_by_queue(self) -> dict:
         with self._sessions() as session:
-            rows = session.query(AgentRow).filter(AgentRow.active.is_(True)).all()
+            rows = session.query(AgentRow).filter(AgentRow.active.is_(True), AgentRow.role == AGENT).all()
         counts: dict = {}
         for row in rows:
             for queue in filter(None, row.queues.split(",")):
@@ -116,9 +123,9 @@ def agent_from_token(token: Optional[str], secret: str, directory: AgentDirector
 def main(argv: list) -> int:
     from supportbot.settings import load_settings
 
-    names = [name for name, _, _ in DEMO_AGENTS]
+    names = [name for name, _, _, _ in DEMO_AGENTS]
     if len(argv) != 1 or argv[0] not in names:
-        print(f"usage: make agent-token AGENT=<name>   (demo agents: {', '.join(names)})", file=sys.stderr)
+        print(f"usage: make agent-token AGENT=<name>   (demo accounts: {', '.join(names)})", file=sys.stderr)
         return 2
     print(agent_token(argv[0], load_settings().agent_token_secret))
     return 0
