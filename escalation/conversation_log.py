@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -70,3 +70,17 @@ class ConversationLog:
                 return []  # Rasa has not written anything yet
             raise
         return [m for m in (_message(*row) for row in rows) if m is not None]
+
+    def recent_events(self, limit: int) -> List[Tuple[int, str, str, dict]]:
+        """The latest `limit` user and bot events of all conversations, oldest first, as
+        (event id, conversation id, "user" or "bot", the event's JSON): the trainers' inbox reads these."""
+        query = (sa.select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.data)
+                 .where(EVENTS.c.type_name.in_(("user", "bot"))).order_by(EVENTS.c.id.desc()).limit(limit))
+        try:
+            with self._engine.connect() as connection:
+                rows = connection.execute(query).all()
+        except (OperationalError, ProgrammingError) as error:
+            if "no such table" in str(error) or "does not exist" in str(error):
+                return []
+            raise
+        return [(row[0], row[1], row[2], json.loads(row[3])) for row in reversed(rows)]

@@ -139,7 +139,8 @@ def _content_words(text: str) -> set:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
-def _similar(first: str, second: str) -> bool:
+def similar_messages(first: str, second: str) -> bool:
+    """Whether the second message repeats or rephrases the first (half their content words shared)."""
     a, b = _content_words(first), _content_words(second)
     if not a or not b:
         return False
@@ -156,7 +157,7 @@ def conversation_frustration(turns: Sequence[Turn]) -> Frustration:
     baseline = earlier or recent[:-2]
     trend = recent_mean - (sum(t.compound for t in baseline) / len(baseline)) if baseline else 0.0
     fallbacks = sum(t.fallback for t in recent)
-    rephrases = sum(_similar(a.text, b.text) for a, b in zip(recent, recent[1:]))
+    rephrases = sum(similar_messages(a.text, b.text) for a, b in zip(recent, recent[1:]))
     human_requests = sum(t.intent == HUMAN_REQUEST_INTENT for t in turns)
     reasons = []
     level = max(0.0, -recent_mean)  # how negative the last turns are

@@ -1,0 +1,178 @@
+"""The review inbox: customer messages the bot handled poorly, grouped, most frequent first.
+
+A message is flagged when
+- the NLU fell back (`nlu_fallback`), or its intent confidence was below REVIEW_CONFIDENCE_BELOW;
+- the customer's next message repeated or rephrased it (the bot's answer did not help);
+- the customer's next message asked for a person;
+- its conversation was handed to a person because the bot did not understand (the handoff's reason).
+Messages a trainer has reviewed, and messages already in the training or held-out data, are left
+out. Near-duplicates (character n-gram similarity) form one group, with a count, the distinct
+wordings, what the bot predicted with which confidence, and the conversation around one occurrence.
+
+Pure functions over events; escalation/service.py and the CLI feed them from the tracker store.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from escalation.sentiment import similar_messages
+from training.project import normalize
+
+FALLBACK = "nlu_fallback"
+REQUEST_HUMAN = "request_human"
+NOT_UNDERSTOOD_REASON = "bot did not understand"
+SIMILARITY = 0.6
+CONTEXT_BEFORE, CONTEXT_AFTER = 3, 2
+
+
+@dataclass
+class Flagged:
+    text: str
+    normalized: str
+    conversation_id: str
+    event_id: int
+    timestamp: Optional[float]
+    predicted: str  # the label the bot acted on: an intent, faq/<topic>, or nlu_fallback
+    best_guess: Optional[str]  # for a fallback: what the classifier would have said
+    confidence: float
+    reasons: List[str]
+    context: List[Dict[str, str]]  # {"sender": "customer"|"bot"|"agent", "text": ...}, the flagged one marked
+
+
+@dataclass
+class Group:
+    id: str
+    text: str  # the most frequent wording
+    count: int
+    wordings: List[Dict[str, object]]  # {"text", "count"}
+    predicted: str
+    best_guess: Optional[str]
+    mean_confidence: float
+    reasons: Dict[str, int]
+    conversation_id: str
+    context: List[Dict[str, str]]
+    last_seen: Optional[float] = None
+    texts: List[str] = field(default_factory=list)  # every distinct wording, for labelling
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def _prediction(parse: dict) -> Tuple[str, Optional[str], float]:
+    intent = parse.get("intent") or {}
+    name, confidence = intent.get("name") or FALLBACK, float(intent.get("confidence") or 0.0)
+    if name == "faq":
+        key = ((parse.get("response_selector") or {}).get("faq") or {}).get("response", {}).get("intent_response_key")
+        return key or name, None, confidence
+    if name == FALLBACK:
+        ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK]
+        if ranking:
+            return name, ranking[0].get("name"), float(ranking[0].get("confidence") or 0.0)
+    return name, None, confidence
+
+
+def _sender(event: dict, kind: str) -> str:
+    if kind == "user":
+        return "customer"
+    return "agent" if (event.get("metadata") or {}).get("agent") else "bot"
+
+
+def flag_messages(events: Iterable[Tuple[int, str, str, dict]], confidence_below: float,
+                  not_understood: Set[str] = frozenset(), skip: Set[str] = frozenset()) -> List[Flagged]:
+    """Flags customer messages in (event id, conversation id, "user"/"bot", event JSON) events.
+
+    `not_understood`: conversations handed over because the bot did not understand; `skip`:
+    normalized texts that are reviewed or already in the data."""
+    by_conversation: Dict[str, List[Tuple[int, str, dict]]] = {}
+    for event_id, conversation, kind, event in events:
+        if event.get("text"):
+            by_conversation.setdefault(conversation, []).append((event_id, kind, event))
+    flagged = []
+    for conversation, items in by_conversation.items():
+        users = [i for i, (_, kind, _) in enumerate(items) if kind == "user"]
+        for position, index in enumerate(users):
+            event_id, _, event = items[index]
+            text = event["text"].strip()
+            key = normalize(text)
+            if not key or text.startswith("/") or key in skip:  # button payloads carry no wording
+                continue
+            predicted, best_guess, confidence = _prediction(event.get("parse_data") or {})
+            reasons = []
+            if predicted == FALLBACK:
+                reasons.append("the bot did not understand it (fallback)")
+            elif confidence < confidence_below and predicted != REQUEST_HUMAN:
+                reasons.append(f"low confidence ({confidence:.2f})")
+            following = items[users[position + 1]][2] if position + 1 < len(users) else None
+            if following is not None and predicted != REQUEST_HUMAN:
+                next_prediction = _prediction(following.get("parse_data") or {})[0]
+                if next_prediction == REQUEST_HUMAN:
+                    reasons.append("the customer asked for a person next")
+                elif similar_messages(text, following["text"]) and normalize(following["text"]) != key:
+                    reasons.append("the customer rephrased it next")
+            if conversation in not_understood and reasons:
+                reasons.append("handed over because the bot did not understand")
+            elif conversation in not_understood and position == len(users) - 1 and predicted != REQUEST_HUMAN:
+                reasons.append("handed over because the bot did not understand")
+            if not reasons:
+                continue
+            window = items[max(0, index - CONTEXT_BEFORE): index + CONTEXT_AFTER + 1]
+            context = [{"sender": _sender(e, k), "text": e["text"], "flagged": i == event_id}
+                       for i, k, e in window]
+            flagged.append(Flagged(text, key, conversation, event_id, event.get("timestamp"), predicted, best_guess,
+                                   round(confidence, 3), reasons, context))
+    return flagged
+
+
+def group_similar(flagged: Sequence[Flagged], similarity: float = SIMILARITY) -> List[Group]:
+    """Near-duplicates in one group (greedy, most frequent wording first), groups by size."""
+    if not flagged:
+        return []
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    counts = Counter(f.normalized for f in flagged)
+    keys = sorted(counts, key=lambda k: (-counts[k], k))
+    vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit_transform(keys)
+    leaders: List[int] = []
+    members: Dict[int, List[str]] = {}
+    for index, key in enumerate(keys):
+        if leaders:
+            scores = (vectors[leaders] @ vectors[index].T).toarray().ravel()
+            best = int(scores.argmax())
+            if scores[best] >= similarity:
+                members[leaders[best]].append(key)
+                continue
+        leaders.append(index)
+        members[index] = [key]
+    by_key: Dict[str, List[Flagged]] = {}
+    for item in flagged:
+        by_key.setdefault(item.normalized, []).append(item)
+    groups = []
+    for leader, group_keys in members.items():
+        items = [f for k in group_keys for f in by_key[k]]
+        wordings = Counter()
+        first_text = {}
+        for item in items:
+            wordings[item.normalized] += 1
+            first_text.setdefault(item.normalized, item.text)
+        example = max(items, key=lambda f: len(f.reasons))
+        reasons = Counter(reason.split(" (")[0] for f in items for reason in f.reasons)
+        predicted = Counter(f.predicted for f in items).most_common(1)[0][0]
+        guesses = Counter(f.best_guess for f in items if f.best_guess)
+        groups.append(Group(
+            id=hashlib.sha256(keys[leader].encode()).hexdigest()[:12], text=first_text[keys[leader]],
+            count=len(items), wordings=[{"text": first_text[k], "count": n} for k, n in wordings.most_common()],
+            predicted=predicted, best_guess=guesses.most_common(1)[0][0] if guesses else None,
+            mean_confidence=round(sum(f.confidence for f in items) / len(items), 3), reasons=dict(reasons),
+            conversation_id=example.conversation_id, context=example.context,
+            last_seen=max((f.timestamp or 0) for f in items) or None,
+            texts=[first_text[k] for k, _ in wordings.most_common()],
+        ))
+    return sorted(groups, key=lambda g: (-g.count, -(g.last_seen or 0)))
+
+
+def build_inbox(events: Iterable[Tuple[int, str, str, dict]], confidence_below: float, not_understood: Set[str],
+                skip: Set[str], limit: int = 100) -> List[Group]:
+    return group_similar(flag_messages(events, confidence_below, not_understood, skip))[:limit]
