@@ -8,7 +8,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: demo test setup env browser seed train token agent-token bench lock validate clean
+.PHONY: demo test setup env browser inbox release rollback seed train token agent-token bench lock validate clean
 
 demo: setup env seed
 	@$(PY) -m supportbot.launcher
@@ -51,3 +51,14 @@ clean:
 # Prints only the token of a demo agent (alice, bob) for the escalation service's API.
 agent-token: setup env
 	@$(PY) -m escalation.agents "$(AGENT)"
+
+# Trainers (README: What a trainer does). The inbox and labelling are also on http://127.0.0.1:8000/trainer
+inbox: setup env
+	@$(PY) -m training inbox
+
+# Trains a candidate, runs the gate and loads it into the running Rasa server (make demo) if it passes.
+release: setup env
+	@$(PY) -m training release
+
+rollback: setup env
+	@$(PY) -m training rollback

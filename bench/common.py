@@ -10,6 +10,8 @@ from pathlib import Path
 import random
 from typing import Dict, List, Sequence, Tuple
 
+from training.evaluation import ModelParser, retrieval_key  # noqa: F401 (shared with the release gate)
+
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -44,35 +46,6 @@ def write_report(name: str, title: str, body: str) -> Path:
     path = REPORTS_DIR / f"{name}.md"
     path.write_text(f"# {title}\n\nMeasured {run_stamp()} on {machine_description()}.\n\n{body}\n")
     return path
-
-
-class ModelParser:
-    """Parses texts with a trained Rasa model in-process (NLU only, no server)."""
-
-    def __init__(self, model_path: Path) -> None:
-        import logging
-
-        from rasa.core.agent import Agent
-        from rasa.utils.log_utils import configure_structlog
-
-        configure_structlog(logging.WARNING)  # no per-message debug lines
-        self._loop = asyncio.new_event_loop()
-        self._agent = Agent.load(str(model_path))
-
-    def parse(self, text: str) -> Dict:
-        return self._loop.run_until_complete(self._agent.parse_message(text))
-
-    def parse_all(self, texts: List[str]) -> List[Dict]:
-        return [self.parse(t) for t in texts]
-
-
-def retrieval_key(parse: Dict, retrieval_intent: str = "faq") -> str:
-    """The full label the bot acted on: `faq/<topic>` for FAQ, otherwise the intent name."""
-    intent = (parse.get("intent") or {}).get("name")
-    if intent == retrieval_intent:
-        selected = parse.get("response_selector", {}).get(retrieval_intent, {})
-        return selected.get("response", {}).get("intent_response_key") or intent
-    return intent
 
 
 def training_label(message) -> str:

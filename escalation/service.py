@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional
@@ -29,7 +30,7 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, file as file_response, json as json_response
 
-from escalation.agents import Agent, AgentDirectory, agent_from_token, agent_token
+from escalation.agents import AGENT, TRAINER, Agent, AgentDirectory, agent_from_token, agent_token
 from escalation.conversation_log import ConversationLog
 from escalation.policy import load_rules
 from escalation.queue import ASSIGNED, ClaimConflict, HandoffQueue, NotFound
@@ -40,12 +41,20 @@ from supportbot.profiles import CustomerRepository, engine_for
 from supportbot.settings import Settings, load_settings
 from supportbot.tokens import mint
 from supportbot.vocabulary import DEMO_PERSONAS
+from training.inbox import NOT_UNDERSTOOD_REASON, build_inbox
+from training.jobs import ReleaseBusy, ReleaseJobs
+from training.labels import LabelError, Labeller
+from training.project import BotProject
+from training.store import ReviewStore
 
 logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent / "web"
 STATIC_DIR = WEB_DIR / "static"
 WIDGET_BUNDLE = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 PUBLIC_PATHS = ("/health", "/api/sign-in")
+# Which role may use which part of the API; /api/me and sign-in are for everyone.
+ROLE_PREFIXES = (("/api/handoffs", AGENT), ("/api/queues", AGENT), ("/api/training", TRAINER))
+INBOX_EVENTS = 20_000  # the inbox looks at this many of the latest messages
 LONG_POLL_MAX_SECONDS = 25
 LONG_POLL_INTERVAL_SECONDS = 0.15
 # Pages get a strict Content-Security-Policy: scripts only from this service, no inline scripts, so
@@ -78,8 +87,18 @@ def socket_origin(settings: Settings, request: Request) -> str:
     return f"{request.scheme}://{host}:{settings.rasa_port}"
 
 
+@dataclass
+class Training:
+    """What the trainers' routes work with."""
+
+    project: BotProject
+    reviews: ReviewStore
+    labeller: Labeller
+    jobs: ReleaseJobs
+
+
 def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, customers: CustomerRepository,
-               rasa: RasaClient, log: ConversationLog,
+               rasa: RasaClient, log: ConversationLog, training: Training,
                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> Sanic:
     rules = load_rules()  # refuses to start with invalid rules, saying what is wrong
     app = Sanic(f"escalation-{uuid.uuid4().hex[:8]}")
@@ -99,6 +118,10 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
         agent = signed_in(request)
         if agent is None:
             return _error(401, "Sign in: send an agent's token as 'Authorization: Bearer <token>'.")
+        needed = next((role for prefix, role in ROLE_PREFIXES if request.path.startswith(prefix)), None)
+        if needed and agent.role != needed:
+            return _error(403, f"This needs the {needed} role; {agent.name} is a{'n' if agent.role == AGENT else ''} "
+                               f"{agent.role}.")
         request.ctx.agent = agent
         return None
 
@@ -127,6 +150,10 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
     @app.get("/console")
     async def console(_: Request) -> HTTPResponse:
         return await page("console.html", CONSOLE_CSP)
+
+    @app.get("/trainer")
+    async def trainer_page(_: Request) -> HTTPResponse:
+        return await page("trainer.html", CONSOLE_CSP.replace("img-src 'self' data:", "img-src 'self' data: blob:"))
 
     @app.get("/static/<name>")
     async def static(_: Request, name: str) -> HTTPResponse:
@@ -307,6 +334,75 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
             return refusal
         return json_response(_plain(queue.transfer(handoff_id, request.ctx.agent.name, target, clock())))
 
+    # --- trainers ----------------------------------------------------------------------------------
+    @app.get("/api/training/inbox")
+    async def inbox(_: Request) -> HTTPResponse:
+        def work():
+            not_understood = {h.conversation_id for h in queue.list(None, limit=5000)
+                              if any(NOT_UNDERSTOOD_REASON in r for r in h.reasons)}
+            skip = training.reviews.reviewed() | set(training.project.known_texts())
+            return build_inbox(log.recent_events(INBOX_EVENTS), settings.review_confidence_below, not_understood, skip)
+        groups = await asyncio.get_running_loop().run_in_executor(None, work)
+        return json_response({"confidence_below": settings.review_confidence_below,
+                              "groups": [g.as_json() for g in groups]})
+
+    @app.get("/api/training/labels")
+    async def label_choices(_: Request) -> HTTPResponse:
+        return json_response({"intents": training.project.intents(), "faq_topics": training.project.faq_topics(),
+                              "heldout_share": settings.heldout_share})
+
+    @app.post("/api/training/labels")
+    async def label(request: Request) -> HTTPResponse:
+        body = request.json if request.body else None
+        if not isinstance(body, dict) or not isinstance(body.get("texts"), list):
+            return _error(400, 'Send {"texts": [...], "kind": "intent|faq|new_faq|out_of_scope", "name": ..., '
+                               '"answer": ... (new FAQ topics only)}.')
+        try:
+            result = training.labeller.label(body["texts"], body.get("kind"), body.get("name"), body.get("answer"),
+                                             trainer=request.ctx.agent.name)
+        except LabelError as problem:
+            return _error(400, str(problem))
+        return json_response(result.as_json(), status=201)
+
+    @app.get("/api/training/reviews")
+    async def reviews(_: Request) -> HTTPResponse:
+        return json_response([{**dataclasses.asdict(r), "created_at": r.created_at.isoformat()}
+                              for r in training.reviews.recent(200)])
+
+    @app.post("/api/training/releases")
+    async def start_release(request: Request) -> HTTPResponse:
+        try:
+            run_id = training.jobs.start(request.ctx.agent.name)
+        except ReleaseBusy as busy:
+            return _error(409, f"Wait for the running release to finish ({busy}).")
+        return json_response({"id": run_id, "state": "running"}, status=202)
+
+    @app.get("/api/training/releases")
+    async def releases(_: Request) -> HTTPResponse:
+        from training.release import read_state
+
+        return json_response({"models": read_state(training.project), "runs": training.jobs.recent()})
+
+    @app.get("/api/training/releases/<run_id>")
+    async def release_status(_: Request, run_id: str) -> HTTPResponse:
+        status = training.jobs.status(run_id)
+        return json_response(status) if status else _error(404, f"No release {run_id}.")
+
+    @app.get("/api/training/releases/<run_id>/confusion.png")
+    async def release_chart(_: Request, run_id: str) -> HTTPResponse:
+        path = training.jobs.confusion_chart(run_id)
+        return await file_response(path, mime_type="image/png") if path else _error(404, "No chart for that release.")
+
+    @app.post("/api/training/rollback")
+    async def roll_back(_: Request) -> HTTPResponse:
+        from training.release import rollback
+
+        try:
+            done = await asyncio.get_running_loop().run_in_executor(None, rollback, training.project, settings)
+        except RuntimeError as problem:
+            return _error(409, str(problem))
+        return json_response(done)
+
     @app.exception(Exception)
     async def unexpected(request: Request, error: Exception) -> HTTPResponse:
         status = getattr(error, "status_code", 500)
@@ -323,9 +419,16 @@ def build(settings: Settings) -> Sanic:
     queue, agents = HandoffQueue(engine), AgentDirectory(engine)
     queue.create_schema()
     agents.seed_demo_agents(settings.demo_agent_password)
+    project = BotProject(Path(settings.bot_project_dir))
+    reviews = ReviewStore(engine)
+    reviews.create_schema()
+    from supportbot.launcher import process_env
+
+    training = Training(project, reviews, Labeller(project, reviews, settings.heldout_share),
+                        ReleaseJobs(project.root / "var" / "releases", process_env(settings)))
     return create_app(settings, queue, agents, CustomerRepository(engine),
                       RasaClient(settings.rasa_url, settings.rasa_token),
-                      ConversationLog.for_sqlite_file(settings.tracker_db_path))
+                      ConversationLog.for_sqlite_file(settings.tracker_db_path), training)
 
 
 def main() -> None:

@@ -43,6 +43,12 @@ DEFAULTS = {
     "ESCALATION_RULES_FILE": str(PROJECT_ROOT / "escalation" / "rules.yml"),
     "DEMO_PAGE_ENABLED": "true",
     "WIDGET_SOCKET_URL": "",
+    "BOT_PROJECT_DIR": str(PROJECT_ROOT),
+    "REVIEW_CONFIDENCE_BELOW": "0.5",
+    "HELDOUT_SHARE": "0.25",
+    "RELEASE_TOLERANCE_OVERALL": "0.02",
+    "RELEASE_TOLERANCE_PER_LABEL": "0.10",
+    "RELEASE_MIN_LABEL_EXAMPLES": "3",
 }
 SECRETS = ("CUSTOMER_TOKEN_SECRET", "RASA_TOKEN", "AGENT_TOKEN_SECRET", "DEMO_AGENT_PASSWORD")
 
@@ -68,6 +74,12 @@ class Settings:
     demo_agent_password: str  # the demo agents' (alice, bob) console password
     demo_page_enabled: bool  # the website demo page mints tokens for the demo personas
     widget_socket_url: str  # where the widget reaches Rasa's socket.io; "" = the page's host, RASA_PORT
+    bot_project_dir: str  # the training data, domain, config and held-out sets trainers work on
+    review_confidence_below: float  # the inbox shows messages understood with less confidence
+    heldout_share: float  # share of every labelled batch that goes to the held-out set
+    release_tolerance_overall: float  # a candidate may be at most this much less accurate overall
+    release_tolerance_per_label: float  # ... and at most this much on any label with enough examples
+    release_min_label_examples: int  # labels with fewer held-out examples count only overall
 
     @property
     def rasa_url(self) -> str:
@@ -93,6 +105,16 @@ def _int(values: dict, key: str) -> int:
         return int(values[key])
     except ValueError:
         raise ValueError(f"Setting {key} must be a whole number, got {values[key]!r}") from None
+
+
+def _fraction(values: dict, key: str) -> float:
+    try:
+        value = float(values[key])
+    except ValueError:
+        raise ValueError(f"Setting {key} must be a number between 0 and 1, got {values[key]!r}") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"Setting {key} must be between 0 and 1, got {value}")
+    return value
 
 
 def _bool(values: dict, key: str) -> bool:
@@ -139,6 +161,12 @@ def load_settings(
         demo_agent_password=values["DEMO_AGENT_PASSWORD"],
         demo_page_enabled=_bool(values, "DEMO_PAGE_ENABLED"),
         widget_socket_url=values["WIDGET_SOCKET_URL"],
+        bot_project_dir=values["BOT_PROJECT_DIR"],
+        review_confidence_below=_fraction(values, "REVIEW_CONFIDENCE_BELOW"),
+        heldout_share=_fraction(values, "HELDOUT_SHARE"),
+        release_tolerance_overall=_fraction(values, "RELEASE_TOLERANCE_OVERALL"),
+        release_tolerance_per_label=_fraction(values, "RELEASE_TOLERANCE_PER_LABEL"),
+        release_min_label_examples=_int(values, "RELEASE_MIN_LABEL_EXAMPLES"),
     )
 
 
@@ -158,6 +186,12 @@ def as_environment(settings: Settings) -> dict:
         "DEMO_AGENT_PASSWORD": settings.demo_agent_password,
         "DEMO_PAGE_ENABLED": "true" if settings.demo_page_enabled else "false",
         "WIDGET_SOCKET_URL": settings.widget_socket_url,
+        "BOT_PROJECT_DIR": settings.bot_project_dir,
+        "REVIEW_CONFIDENCE_BELOW": settings.review_confidence_below,
+        "HELDOUT_SHARE": settings.heldout_share,
+        "RELEASE_TOLERANCE_OVERALL": settings.release_tolerance_overall,
+        "RELEASE_TOLERANCE_PER_LABEL": settings.release_tolerance_per_label,
+        "RELEASE_MIN_LABEL_EXAMPLES": settings.release_min_label_examples,
     }
     missing = (set(DEFAULTS) | set(SECRETS)) - set(values)
     assert not missing, f"as_environment() misses {missing}"

@@ -3,7 +3,8 @@
 A message is flagged when
 - the NLU fell back (`nlu_fallback`), or its intent confidence was below REVIEW_CONFIDENCE_BELOW;
 - the customer's next message repeated or rephrased it (the bot's answer did not help);
-- the customer's next message asked for a person;
+- the customer asked for a person within the next two messages (what they asked before was not
+  resolved by the bot);
 - its conversation was handed to a person because the bot did not understand (the handoff's reason).
 Messages a trainer has reviewed, and messages already in the training or held-out data, are left
 out. Near-duplicates (character n-gram similarity) form one group, with a count, the distinct
@@ -18,6 +19,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+import re
+
 from escalation.sentiment import similar_messages
 from training.project import normalize
 
@@ -25,6 +28,29 @@ FALLBACK = "nlu_fallback"
 REQUEST_HUMAN = "request_human"
 NOT_UNDERSTOOD_REASON = "bot did not understand"
 SIMILARITY = 0.6
+PERSON_WITHIN = 2  # customer messages before a request for a person that count as unresolved
+_WORD = re.compile(r"[a-z]+")
+_STOP = frozenset("a an the i my me to is it of for and or on in you your do does can could would please this that "
+                  "get want as be with at there what how".split())
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and stem[-1] == stem[-2] and stem[-1] not in "aeiouls":
+                stem = stem[:-1]  # wrapping -> wrap, shipped -> ship
+            return stem
+    return word
+
+
+def rephrased(first: str, second: str) -> bool:
+    """The second message says the first again in other words: shared word stems, or similar overall."""
+    if similar_messages(first, second):
+        return True
+    a = {_stem(w) for w in _WORD.findall(first.lower()) if w not in _STOP}
+    b = {_stem(w) for w in _WORD.findall(second.lower()) if w not in _STOP}
+    return bool(a and b) and len(a & b) / len(a | b) >= 0.4
 CONTEXT_BEFORE, CONTEXT_AFTER = 3, 2
 
 
@@ -105,12 +131,14 @@ def flag_messages(events: Iterable[Tuple[int, str, str, dict]], confidence_below
                 reasons.append("the bot did not understand it (fallback)")
             elif confidence < confidence_below and predicted != REQUEST_HUMAN:
                 reasons.append(f"low confidence ({confidence:.2f})")
-            following = items[users[position + 1]][2] if position + 1 < len(users) else None
-            if following is not None and predicted != REQUEST_HUMAN:
-                next_prediction = _prediction(following.get("parse_data") or {})[0]
-                if next_prediction == REQUEST_HUMAN:
+            later = [items[i][2] for i in users[position + 1: position + 1 + PERSON_WITHIN]]
+            if later and predicted != REQUEST_HUMAN:
+                asked_person = [_prediction(e.get("parse_data") or {})[0] == REQUEST_HUMAN for e in later]
+                if asked_person[0]:
                     reasons.append("the customer asked for a person next")
-                elif similar_messages(text, following["text"]) and normalize(following["text"]) != key:
+                elif any(asked_person):
+                    reasons.append("the customer asked for a person soon after")
+                if not asked_person[0] and rephrased(text, later[0]["text"]) and normalize(later[0]["text"]) != key:
                     reasons.append("the customer rephrased it next")
             if conversation in not_understood and reasons:
                 reasons.append("handed over because the bot did not understand")

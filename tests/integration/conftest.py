@@ -68,10 +68,11 @@ def trained_model() -> Path:
 
 
 @contextmanager
-def running_system(model: Path, tmp: Path):
+def running_system(model: Path, tmp: Path, **overrides):
     """The whole system on throwaway databases and free ports, stopped on exit."""
     # The shipped rules with agents working around the clock, so results do not depend on the hour.
-    settings = throwaway_settings(tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml"))
+    settings = throwaway_settings(tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml"),
+                                  **overrides)
     seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
     with launcher.running_system(settings, model, tmp / "logs", kind=RunningBot) as running:
         yield running

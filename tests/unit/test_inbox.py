@@ -56,3 +56,16 @@ def test_handoffs_because_the_bot_did_not_understand_bring_their_last_message():
     assert build_inbox(events, 0.5, set(), set()) == []
     groups = build_inbox(events, 0.5, {"f"}, set())
     assert groups and "handed over because the bot did not understand" in groups[0].reasons
+
+
+def test_rephrasing_and_a_person_two_messages_later():
+    from training.inbox import rephrased
+
+    assert rephrased("do you do gift wrapping", "can you gift wrap my order")
+    assert not rephrased("how much is shipping", "thanks, bye")
+    events = conversation("g", user("I want the vase wrapped as a gift", "faq", 0.9, "exchange"), bot("Exchanges"),
+                          user("gift wrapping possible?", "faq", 0.9, "exchange"), bot("Exchanges"),
+                          user("talk to a person", "request_human", 0.95))
+    flagged = {f.text: f.reasons for f in flag_messages(events, 0.5)}
+    assert "the customer asked for a person soon after" in flagged["I want the vase wrapped as a gift"]
+    assert "the customer asked for a person next" in flagged["gift wrapping possible?"]

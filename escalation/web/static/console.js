@@ -1,14 +1,11 @@
 // The agent console. Everything comes from the escalation service's JSON API with the agent's bearer
-// token; text from customers is only ever set with textContent, never parsed as HTML.
+// token (common.js: API client, sign-in, and el(), which sets text only with textContent).
 "use strict";
 
-const TOKEN_KEY = "agent_token";
 const QUEUE_REFRESH_MS = 1500;
 const LONG_POLL_SECONDS = 20;
 
 const state = {
-  token: sessionStorage.getItem(TOKEN_KEY),
-  agent: null,
   waiting: [],
   mine: [],
   openId: null,  // the handoff shown on the right
@@ -16,79 +13,12 @@ const state = {
   pollGeneration: 0,  // a new conversation view stops the previous long-poll loop
 };
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, {text, cls, attrs} = {}, children = []) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
-  for (const child of children) node.append(child);
-  return node;
-}
-
-class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
-}
-
-async function api(method, path, body) {
-  const headers = {"Authorization": `Bearer ${state.token}`};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
-  let data = null;
-  try { data = await response.json(); } catch (_) { data = null; }
-  if (response.status === 401 && path !== "/api/sign-in") {
-    signOut("Your session ended; please sign in again.");
-    throw new ApiError(401, "signed out");
-  }
-  if (!response.ok) throw new ApiError(response.status, (data && data.error) || response.statusText);
-  return data;
-}
-
-function setStatus(text, isError = false) {
-  const line = $("status-line");
-  line.textContent = text;
-  line.classList.toggle("error", isError);
-}
-
-// --- sign-in ------------------------------------------------------------------------------------
-function showSignIn(message) {
-  $("sign-in").hidden = false;
-  $("workspace").hidden = true;
-  $("whoami").hidden = true;
-  $("sign-in-error").textContent = message || "";
-}
-
-function signOut(message) {
-  sessionStorage.removeItem(TOKEN_KEY);
-  state.token = null;
+session.onSignOut = () => {
   state.openId = null;
   state.pollGeneration += 1;
-  showSignIn(message);
-}
-
-$("sign-in-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  $("sign-in-error").textContent = "";
-  try {
-    const data = await api("POST", "/api/sign-in", {agent: $("agent").value, password: $("password").value});
-    state.token = data.token;
-    sessionStorage.setItem(TOKEN_KEY, data.token);
-    $("password").value = "";
-    await enterWorkspace();
-  } catch (error) {
-    $("sign-in-error").textContent = error.message;
-  }
-});
-
-$("sign-out").addEventListener("click", () => signOut(""));
+};
 
 async function enterWorkspace() {
-  state.agent = await api("GET", "/api/me");
-  $("agent-name").textContent = `${state.agent.display_name} · ${state.agent.queues.join(", ")}`;
-  $("whoami").hidden = false;
-  $("sign-in").hidden = true;
-  $("workspace").hidden = false;
   const {queues} = await api("GET", "/api/queues");
   const select = $("transfer-queue");
   select.replaceChildren(...queues.map((name) => el("option", {text: name, attrs: {value: name}})));
@@ -156,12 +86,12 @@ function renderQueue() {
 }
 
 async function refreshQueue() {
-  if (!state.token) return;
+  if (!session.token || !session.person) return;
   try {
     const [waiting, assigned] = await Promise.all([
       api("GET", "/api/handoffs?status=waiting"), api("GET", "/api/handoffs?status=assigned")]);
     state.waiting = waiting;
-    state.mine = assigned.filter((h) => h.agent_id === state.agent.name);
+    state.mine = assigned.filter((h) => h.agent_id === session.person.name);
     renderQueue();
     $("refreshed").textContent = `Queue updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
@@ -242,7 +172,7 @@ function appendMessages(messages) {
 }
 
 function setWorkable(handoff) {
-  const mine = handoff.status === "assigned" && handoff.agent_id === state.agent.name;
+  const mine = handoff.status === "assigned" && handoff.agent_id === session.person.name;
   for (const id of ["reply", "resolve", "transfer", "transfer-queue"]) $(id).disabled = !mine;
   $("composer").querySelector("button").disabled = !mine;
   $("conversation-note").textContent = mine ? (handoff.channel === "live_chat" ? "" :
@@ -281,7 +211,7 @@ async function openConversation(id) {
 
 async function followMessages(id, generation, detail) {
   // Long-poll: the server answers as soon as there is a newer message (or after LONG_POLL_SECONDS).
-  while (generation === state.pollGeneration && state.token) {
+  while (generation === state.pollGeneration && session.token) {
     try {
       const update = await api("GET",
         `/api/handoffs/${encodeURIComponent(id)}/messages?after=${state.cursor}&wait=${LONG_POLL_SECONDS}`);
@@ -363,8 +293,4 @@ setInterval(() => {
 }, 1000);
 setInterval(refreshQueue, QUEUE_REFRESH_MS);
 
-if (state.token) {
-  enterWorkspace().catch((error) => { if (error.status !== 401) showSignIn(error.message); });
-} else {
-  showSignIn("");
-}
+setUpSignIn("agent", enterWorkspace);

@@ -1,0 +1,93 @@
+// Shared by the agent console and the trainers' page: the API client, DOM helpers and sign-in.
+// Text from customers is only ever set with textContent (el()), never parsed as HTML.
+"use strict";
+
+const TOKEN_KEY = "agent_token";
+const session = {token: sessionStorage.getItem(TOKEN_KEY), person: null, onSignOut: () => {}};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, {text, cls, attrs} = {}, children = []) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(method, path, body) {
+  const headers = {"Authorization": `Bearer ${session.token}`};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  if (response.status === 401 && path !== "/api/sign-in") {
+    signOut("Your session ended; please sign in again.");
+    throw new ApiError(401, "signed out");
+  }
+  if (!response.ok) throw new ApiError(response.status, (data && data.error) || response.statusText);
+  return data;
+}
+
+function setStatus(text, isError = false) {
+  const line = $("status-line");
+  line.textContent = text;
+  line.classList.toggle("error", isError);
+}
+
+function showSignIn(message) {
+  $("sign-in").hidden = false;
+  $("workspace").hidden = true;
+  $("whoami").hidden = true;
+  $("sign-in-error").textContent = message || "";
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  session.token = null;
+  session.person = null;
+  session.onSignOut();
+  showSignIn(message);
+}
+
+// Signs in with the page's form; `role` is the role the page is for ("agent" or "trainer").
+function setUpSignIn(role, onSignedIn) {
+  async function enter() {
+    const me = await api("GET", "/api/me");
+    if (me.role !== role) {
+      signOut(`This page is for ${role}s; ${me.display_name} signs in as ${me.role === "agent" ? "an agent" : "a trainer"}.`);
+      return;
+    }
+    session.person = me;
+    $("agent-name").textContent = me.queues.length ? `${me.display_name} · ${me.queues.join(", ")}` : `${me.display_name} · ${me.role}`;
+    $("whoami").hidden = false;
+    $("sign-in").hidden = true;
+    $("workspace").hidden = false;
+    await onSignedIn(me);
+  }
+
+  $("sign-in-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("sign-in-error").textContent = "";
+    try {
+      const data = await api("POST", "/api/sign-in", {agent: $("agent").value, password: $("password").value});
+      session.token = data.token;
+      sessionStorage.setItem(TOKEN_KEY, data.token);
+      $("password").value = "";
+      await enter();
+    } catch (error) {
+      $("sign-in-error").textContent = error.message;
+    }
+  });
+  $("sign-out").addEventListener("click", () => signOut(""));
+  if (session.token) {
+    enter().catch((error) => { if (error.status !== 401) showSignIn(error.message); });
+  } else {
+    showSignIn("");
+  }
+}

@@ -1,0 +1,337 @@
+"""The safe release of a new model: train a candidate, put it through the gate, load it live if it passes.
+
+The gate, in order (the first failure stops it, saying why):
+1. `rasa data validate` on the project: no errors and no warnings but the one Rasa always prints for
+   retrieval intents.
+2. Train the candidate (`rasa train` into models/candidates/).
+3. Held-out NLU test: the candidate and the live model on every held-out set (tests/nlu/*.yml,
+   including the share of reviewed traffic): the candidate may be less accurate than the live model
+   by at most RELEASE_TOLERANCE_OVERALL overall, and may lose at most RELEASE_TOLERANCE_PER_LABEL of
+   the held-out messages of any label with at least RELEASE_MIN_LABEL_EXAMPLES of them (always one:
+   retraining alone flips a message now and then).
+4. The conversation tests (tests/stories) with the candidate: every story must pass.
+A candidate that passes is loaded into the running Rasa server with its `PUT /model` (no restart;
+requests wait while the new model loads). The model it replaces is kept for a one-step rollback.
+Each run writes report.json, report.md and confusion.png into its own folder.
+
+Run by the escalation service in a separate process (it loads Rasa and TensorFlow) and by
+`make release`; `python -m training.release --help` shows the options.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import requests
+
+from supportbot.settings import Settings, load_settings
+from training.project import BotProject
+
+KNOWN_RASA_WARNING = "The following duplicated intents have been found across multiple domain files: faq"
+STATE_FILE = "releases.json"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    overall: float
+    per_label: float
+    min_label_examples: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Tolerance":
+        return cls(settings.release_tolerance_overall, settings.release_tolerance_per_label,
+                   settings.release_min_label_examples)
+
+
+@dataclass
+class Comparison:
+    """Held-out accuracy of the candidate against the live model, and whether it is within tolerance."""
+
+    overall: Tuple[float, Optional[float]]  # candidate, live
+    per_label: Dict[str, Tuple[float, Optional[float], int]]  # label -> candidate, live, examples
+    refusals: List[str] = field(default_factory=list)
+
+
+def compare(candidate: Dict[str, Tuple[int, int]], live: Optional[Dict[str, Tuple[int, int]]],
+            tolerance: Tolerance) -> Comparison:
+    """Pure: per-label (right, total) counts of both models -> the comparison with reasons to refuse."""
+    def overall(counts):
+        total = sum(t for _, t in counts.values())
+        return sum(r for r, _ in counts.values()) / total if total else 0.0
+
+    result = Comparison((overall(candidate), overall(live) if live is not None else None), {})
+    for label, (right, total) in sorted(candidate.items()):
+        live_acc = None
+        if live is not None and label in live and live[label][1]:
+            live_acc = live[label][0] / live[label][1]
+        result.per_label[label] = (right / total if total else 0.0, live_acc, total)
+    if live is None:
+        return result
+    cand_all, live_all = result.overall
+    if cand_all < live_all - tolerance.overall - 1e-9:
+        result.refusals.append(f"overall held-out accuracy {cand_all:.3f} is below the live model's {live_all:.3f} "
+                               f"by more than the tolerance {tolerance.overall:.2f}")
+    for label, (cand_acc, live_acc, total) in result.per_label.items():
+        if live_acc is None or total < tolerance.min_label_examples:
+            continue
+        # In messages: a label may lose its share of the tolerance, and always one message, because
+        # retraining alone flips a message now and then (one of 8 is already 12 points).
+        allowed = max(1, int(tolerance.per_label * total + 1e-9))
+        lost = round((live_acc - cand_acc) * total)
+        if lost > allowed:
+            result.refusals.append(f"{label}: {round(cand_acc * total)} of {total} held-out messages right vs "
+                                   f"{round(live_acc * total)} live (lost {lost}; at most {allowed} may be lost: "
+                                   f"tolerance {tolerance.per_label:.2f} of the label's messages, at least one)")
+    return result
+
+
+def _env() -> dict:
+    root = str(Path(__file__).resolve().parents[1])
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+                TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1", RASA_TELEMETRY_ENABLED="false")
+
+
+def _rasa() -> str:
+    return str(Path(sys.executable).parent / "rasa")
+
+
+def _stage(report: dict, name: str, message: str) -> None:
+    report["stage"] = name
+    report["log"].append(f"{datetime.now(timezone.utc):%H:%M:%S} {message}")
+    print(f"==> {message}", flush=True)
+
+
+def validate(project: BotProject) -> Tuple[bool, str]:
+    result = subprocess.run([_rasa(), "data", "validate", "--domain", str(project.domain), "--data",
+                             str(project.data_dir), "--config", str(project.config)],
+                            cwd=project.root, capture_output=True, text=True, env=_env())
+    output = result.stdout + result.stderr
+    warnings = [line.split("UserWarning:", 1)[1].strip() for line in output.splitlines()
+                if "UserWarning" in line and KNOWN_RASA_WARNING not in line]
+    if result.returncode != 0:
+        errors = [line for line in output.splitlines() if "error" in line.lower()][-5:]
+        return False, "rasa data validate failed: " + " | ".join(errors or output.splitlines()[-5:])
+    if warnings:
+        return False, "rasa data validate warned: " + " | ".join(warnings)
+    return True, "rasa data validate: clean"
+
+
+def train_candidate(project: BotProject, out_dir: Path, name: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([_rasa(), "train", "--domain", str(project.domain), "--config", str(project.config),
+                             "--data", str(project.data_dir), "--out", str(out_dir), "--fixed-model-name", name],
+                            cwd=project.root, capture_output=True, text=True, env=_env())
+    model = out_dir / f"{name}.tar.gz"
+    if result.returncode != 0 or not model.exists():
+        raise RuntimeError("training failed: " + (result.stdout + result.stderr)[-1500:])
+    return model
+
+
+def heldout_pairs(project: BotProject) -> List[Tuple[str, str]]:
+    return [(text, label) for label, texts in project.heldout_examples().items() for text in texts]
+
+
+def run_stories(project: BotProject, model: Path, out_dir: Path) -> Tuple[bool, str]:
+    result = subprocess.run([_rasa(), "test", "core", "--model", str(model), "--stories", str(project.stories_dir),
+                             "--out", str(out_dir), "--fail-on-prediction-errors",
+                             "--endpoints", str(out_dir / "no-endpoints.yml")],
+                            cwd=project.root, capture_output=True, text=True, env=_env())
+    failed = out_dir / "failed_test_stories.yml"
+    if result.returncode != 0 or (failed.exists() and "None of the test stories failed" not in failed.read_text()):
+        detail = failed.read_text()[:1500] if failed.exists() else (result.stdout + result.stderr)[-1500:]
+        return False, "conversation tests failed: " + detail
+    return True, "conversation tests: all passed"
+
+
+# --- live models -----------------------------------------------------------------------------------
+
+def models_dir(project: BotProject) -> Path:
+    return project.root / "models"
+
+
+def read_state(project: BotProject) -> dict:
+    path = models_dir(project) / STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else {"live": None, "previous": None, "history": []}
+
+
+def write_state(project: BotProject, state: dict) -> None:
+    path = models_dir(project) / STATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(path)
+
+
+def live_model(project: BotProject, settings: Settings) -> Optional[Path]:
+    """The model the running Rasa server has loaded (its file, found among the project's models)."""
+    response = requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, timeout=10)
+    response.raise_for_status()
+    name = Path(response.json().get("model_file") or "").name
+    state = read_state(project)
+    if state.get("live") and Path(state["live"]).name == name and Path(state["live"]).exists():
+        return Path(state["live"])
+    found = [p for p in models_dir(project).rglob(name)] if name else []
+    return found[0] if found else None
+
+
+def load_live(settings: Settings, model: Path, timeout: float = 300) -> float:
+    """Loads `model` into the running Rasa server (`PUT /model`); returns how long it took."""
+    started = time.monotonic()
+    response = requests.put(f"{settings.rasa_url}/model", params={"token": settings.rasa_token},
+                            json={"model_file": str(model)}, timeout=timeout)
+    if response.status_code != 204:
+        raise RuntimeError(f"Rasa refused the model ({response.status_code}): {response.text[:300]}")
+    status = requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, timeout=10).json()
+    if Path(status.get("model_file") or "").name != model.name:
+        raise RuntimeError(f"Rasa reports {status.get('model_file')} after loading {model.name}")
+    return time.monotonic() - started
+
+
+def rollback(project: BotProject, settings: Settings) -> dict:
+    """Loads the model that was live before the last release; one step back only."""
+    state = read_state(project)
+    previous = state.get("previous")
+    if not previous or not Path(previous).exists():
+        raise RuntimeError("There is no previous model to roll back to.")
+    seconds = load_live(settings, Path(previous))
+    state["history"].append({"event": "rollback", "from": state.get("live"), "to": previous,
+                             "at": datetime.now(timezone.utc).isoformat()})
+    state["live"], state["previous"] = previous, None
+    write_state(project, state)
+    return {"live": previous, "seconds": round(seconds, 1)}
+
+
+# --- the whole run ----------------------------------------------------------------------------------
+
+def release(project: BotProject, settings: Settings, out_dir: Path, load: bool = True) -> dict:
+    """Trains and gates a candidate; loads it live when it passes and `load`. Writes the report."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tolerance = Tolerance.from_settings(settings)
+    report: dict = {"started_at": datetime.now(timezone.utc).isoformat(), "stage": "starting", "log": [],
+                    "passed": None, "refusals": [], "loaded": False, "candidate": None, "live": None,
+                    "tolerance": vars(tolerance)}
+
+    def finish(passed: bool, reasons: List[str]) -> dict:
+        report.update(passed=passed, refusals=reasons, stage="done",
+                      finished_at=datetime.now(timezone.utc).isoformat())
+        (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+        (out_dir / "report.md").write_text(markdown(report))
+        return report
+
+    _stage(report, "validate", "Validating the training data (rasa data validate)")
+    ok, message = validate(project)
+    report["validate"] = message
+    if not ok:
+        return finish(False, [message])
+
+    name = f"candidate-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+    _stage(report, "train", f"Training the candidate {name} (about a minute)")
+    try:
+        candidate = train_candidate(project, models_dir(project) / "candidates", name)
+    except RuntimeError as error:
+        return finish(False, [str(error)])
+    report["candidate"] = str(candidate)
+
+    from training.evaluation import ModelParser, confusion_chart, evaluate
+
+    live = live_model(project, settings) if load else None
+    report["live"] = str(live) if live else None
+    pairs = heldout_pairs(project)
+    _stage(report, "heldout", f"Held-out NLU test: {len(pairs)} messages, candidate"
+           + (f" and live model {live.name}" if live else " (no live model to compare with)"))
+    cand_eval = evaluate(ModelParser(candidate), pairs)
+    live_eval = evaluate(ModelParser(live), pairs) if live else None
+    comparison = compare(cand_eval.per_label, live_eval.per_label if live_eval else None, tolerance)
+    report["heldout"] = {
+        "messages": len(pairs), "candidate": round(comparison.overall[0], 4),
+        "live": round(comparison.overall[1], 4) if comparison.overall[1] is not None else None,
+        "per_label": {label: {"candidate": round(c, 3), "live": None if l is None else round(l, 3), "messages": n}
+                      for label, (c, l, n) in comparison.per_label.items()},
+        "confusions": [{"expected": g, "predicted": p, "count": n}
+                       for (g, p), n in cand_eval.confusions().most_common(15)],
+    }
+    confusion_chart(cand_eval, f"Candidate on the held-out sets ({len(pairs)} messages)", out_dir / "confusion.png")
+    report["confusion_chart"] = str(out_dir / "confusion.png")
+
+    _stage(report, "stories", "Conversation tests (tests/stories) with the candidate")
+    ok, message = run_stories(project, candidate, out_dir / "stories")
+    report["stories"] = message
+    refusals = comparison.refusals + ([] if ok else [message])
+    if refusals:
+        return finish(False, refusals)
+
+    if load:
+        _stage(report, "load", f"Loading {candidate.name} into the running Rasa server (PUT /model)")
+        seconds = load_live(settings, candidate)
+        state = read_state(project)
+        state["history"].append({"event": "release", "from": state.get("live") or report["live"],
+                                 "to": str(candidate), "at": datetime.now(timezone.utc).isoformat()})
+        state["previous"], state["live"] = state.get("live") or report["live"], str(candidate)
+        write_state(project, state)
+        report.update(loaded=True, load_seconds=round(seconds, 1))
+        keep = {state["live"], state["previous"]}
+        for old in (models_dir(project) / "candidates").glob("*.tar.gz"):
+            if str(old) not in keep and old != candidate and old.stat().st_mtime < time.time() - 3600:
+                old.unlink()  # refused or superseded candidates older than an hour
+    return finish(True, [])
+
+
+def markdown(report: dict) -> str:
+    verdict = "passed" if report.get("passed") else "refused"
+    lines = [f"# Release of {Path(report.get('candidate') or 'no candidate').name}: {verdict}", "",
+             f"Started {report['started_at']}; live model before: {report.get('live') or 'none'}.", ""]
+    if report.get("refusals"):
+        lines += ["## Why it was refused", ""] + [f"- {reason}" for reason in report["refusals"]] + [""]
+    tolerance = report["tolerance"]
+    held = report.get("heldout")
+    if held:
+        lines += ["## Held-out NLU test", "",
+                  f"{held['messages']} messages. Tolerance: overall {tolerance['overall']:.2f}, per label "
+                  f"{tolerance['per_label']:.2f} (labels with at least {tolerance['min_label_examples']} messages).", "",
+                  f"| | candidate | live |", "|---|---|---|",
+                  f"| overall accuracy | {held['candidate']:.3f} | "
+                  f"{'–' if held['live'] is None else format(held['live'], '.3f')} |", "",
+                  "| label | messages | candidate | live |", "|---|---|---|---|"]
+        for label, row in held["per_label"].items():
+            live = "–" if row["live"] is None else f"{row['live']:.2f}"
+            lines.append(f"| {label} | {row['messages']} | {row['candidate']:.2f} | {live} |")
+        lines += ["", "![confusion](confusion.png)", ""]
+    for key in ("validate", "stories"):
+        if report.get(key):
+            lines.append(f"- {report[key]}")
+    if report.get("loaded"):
+        lines.append(f"- Loaded into the running Rasa server in {report['load_seconds']} s.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Train a candidate model, gate it, and load it live if it passes.")
+    parser.add_argument("--out", type=Path, help="folder for the report (default: var/releases/<time>)")
+    parser.add_argument("--no-load", action="store_true", help="gate only; do not load the candidate")
+    parser.add_argument("--rollback", action="store_true", help="load the previous live model instead")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    project = BotProject(Path(settings.bot_project_dir))
+    if args.rollback:
+        print(json.dumps(rollback(project, settings)))
+        return 0
+    from supportbot.settings import VAR_DIR
+
+    out = args.out or VAR_DIR / "releases" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    report = release(project, settings, out, load=not args.no_load)
+    print(f"==> {'PASSED' if report['passed'] else 'REFUSED'}; report: {out / 'report.md'}")
+    for reason in report["refusals"]:
+        print(f"    - {reason}")
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
