@@ -27,7 +27,13 @@ class ReleaseJobs:
     def start(self, requested_by: str) -> str:
         with self._lock:
             if self._running is not None and self._running.poll() is None:
-                raise ReleaseBusy(f"release {self._running_id} is still running")
+                if (self.runs_dir / self._running_id / "report.json").exists():
+                    try:  # it has reported and is only exiting
+                        self._running.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        pass
+                if self._running.poll() is None:
+                    raise ReleaseBusy(f"release {self._running_id} is still running")
             run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
             folder = self.runs_dir / run_id
             folder.mkdir(parents=True)
