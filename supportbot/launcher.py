@@ -259,6 +259,7 @@ def main() -> None:
       (the yellow demo bar at the top lets you chat as one of the personas: {", ".join(DEMO_PERSONAS)})
   Agent console:                 {site}/console
       sign in as alice or bob with the password {settings.demo_agent_password}  (DEMO_AGENT_PASSWORD in .env)
+  Trainers' page:                {site}/trainer   (sign in as tara, same password)
 
 Try it: on the website choose demo-vip, ask "how long does delivery take?", then complain
 ("I'm still waiting for my refund, this is the third time I ask!"). The conversation appears at the

@@ -7,8 +7,8 @@ The gate, in order (the first failure stops it, saying why):
 3. Held-out NLU test: the candidate and the live model on every held-out set (tests/nlu/*.yml,
    including the share of reviewed traffic): the candidate may be less accurate than the live model
    by at most RELEASE_TOLERANCE_OVERALL overall, and may lose at most RELEASE_TOLERANCE_PER_LABEL of
-   the held-out messages of any label with at least RELEASE_MIN_LABEL_EXAMPLES of them (always one:
-   retraining alone flips a message now and then).
+   the held-out messages of any label with at least RELEASE_MIN_LABEL_EXAMPLES of them (always two:
+   retraining on changed data alone flips a message or two now and then).
 4. The conversation tests (tests/stories) with the candidate: every story must pass.
 A candidate that passes is loaded into the running Rasa server with its `PUT /model` (no restart;
 requests wait while the new model loads). The model it replaces is kept for a one-step rollback.
@@ -37,6 +37,7 @@ from training.project import BotProject
 
 KNOWN_RASA_WARNING = "The following duplicated intents have been found across multiple domain files: faq"
 STATE_FILE = "releases.json"
+NOISE_MESSAGES = 2  # messages per label that retraining alone may flip
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,15 @@ def compare(candidate: Dict[str, Tuple[int, int]], live: Optional[Dict[str, Tupl
     for label, (cand_acc, live_acc, total) in result.per_label.items():
         if live_acc is None or total < tolerance.min_label_examples:
             continue
-        # In messages: a label may lose its share of the tolerance, and always one message, because
-        # retraining alone flips a message now and then (one of 8 is already 12 points).
-        allowed = max(1, int(tolerance.per_label * total + 1e-9))
+        # In messages: a label may lose its share of the tolerance, and always two messages, because
+        # retraining on changed data alone flips a message or two now and then (the ResponseSelector's
+        # training is sensitive to any change of the data; one of 8 messages is already 12 points).
+        allowed = max(NOISE_MESSAGES, int(tolerance.per_label * total + 1e-9))
         lost = round((live_acc - cand_acc) * total)
         if lost > allowed:
             result.refusals.append(f"{label}: {round(cand_acc * total)} of {total} held-out messages right vs "
                                    f"{round(live_acc * total)} live (lost {lost}; at most {allowed} may be lost: "
-                                   f"tolerance {tolerance.per_label:.2f} of the label's messages, at least one)")
+                                   f"tolerance {tolerance.per_label:.2f} of the label's messages, at least {NOISE_MESSAGES})")
     return result
 
 

@@ -25,7 +25,12 @@ WRONG_BATCH = ["what do you charge for shipping", "shipping fee please", "how mu
                "what's the delivery charge", "do I pay for shipping", "how much will delivery cost me",
                "price of shipping", "is there a delivery fee", "cost to ship a sofa", "shipping costs?",
                "how expensive is delivery", "delivery price for a small order", "what is postage",
-               "how much do you charge to deliver", "what are the shipping rates"]
+               "how much do you charge to deliver", "what are the shipping rates", "is shipping free",
+               "how much to send a lamp to me", "delivery fees for rugs", "do you charge for delivery",
+               "what does shipping cost to rotterdam", "shipping charge for two chairs", "cost of postage",
+               "price for delivering my order", "is delivery included in the price", "how much is p&p",
+               "what's the postage and packing cost", "how much do I pay for the delivery",
+               "extra costs for shipping?", "delivery cost to belgium", "how pricey is shipping"]
 
 
 def copy_project(target: Path, model: Path) -> Path:
@@ -118,7 +123,8 @@ def test_misunderstood_messages_are_labelled_released_and_understood(system):
     refused = release(system)
     assert refused["state"] == "refused", refused
     reasons = " ".join(refused["report"]["refusals"])
-    assert "faq/shipping_cost" in reasons and "tolerance" in reasons, reasons
+    assert "faq/shipping_cost" in reasons or "overall" in reasons, reasons
+    assert "tolerance" in reasons
     assert live_model_name(system) == released
     chart = trainer_api(system, "GET", f"/api/training/releases/{refused['id']}/confusion.png")
     assert chart.status_code == 200 and chart.content[:4] == b"\x89PNG"
