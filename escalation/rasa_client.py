@@ -48,6 +48,16 @@ class RasaClient:
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
 
+    def loaded_model(self) -> str:
+        """The file name of the model the Rasa server has loaded."""
+        try:
+            response = requests.get(f"{self._base}/status", params={"token": self._token}, timeout=self._timeout)
+        except requests.RequestException as error:
+            raise RasaUnavailable(str(error)) from None
+        if not response.ok:
+            raise RasaUnavailable(f"Rasa answered {response.status_code} for its status")
+        return (response.json().get("model_file") or "").rsplit("/", 1)[-1]
+
     def execute(self, conversation_id: str, action: str) -> None:
         """Runs one bot action (e.g. a response) now, sending what it says on the latest channel."""
         try:

@@ -381,7 +381,12 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
     async def releases(_: Request) -> HTTPResponse:
         from training.release import read_state
 
-        return json_response({"models": read_state(training.project), "runs": training.jobs.recent()})
+        try:
+            serving = rasa.loaded_model()
+        except RasaUnavailable as error:
+            serving = f"unknown (Rasa did not answer: {error})"
+        return json_response({"models": {**read_state(training.project), "serving": serving},
+                              "runs": training.jobs.recent()})
 
     @app.get("/api/training/releases/<run_id>")
     async def release_status(_: Request, run_id: str) -> HTTPResponse:

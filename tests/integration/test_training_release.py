@@ -108,6 +108,8 @@ def test_misunderstood_messages_are_labelled_released_and_understood(system):
     run = release(system)
     assert run["state"] == "passed", run
     assert run["report"]["loaded"] and live_model_name(system) != original
+    models = trainer_api(system, "GET", "/api/training/releases").json()["models"]
+    assert models["serving"] == live_model_name(system) and Path(models["previous"]).name == original
     assert run["report"]["heldout"]["per_label"]["faq/gift_wrapping"]["messages"] == len(result["held_out"])
     understood = [text for text in result["trained"] if GIFT_WRAP_ANSWER in
                   " ".join(m.get("text", "") for m in system.conversation().send(text))]

@@ -90,7 +90,7 @@ async function refreshInbox() {
 // --- release -------------------------------------------------------------------------------------
 function modelsView(models) {
   const name = (path) => (path ? path.split("/").pop() : "–");
-  $("models").replaceChildren(el("dt", {text: "Live model"}), el("dd", {text: name(models.live)}),
+  $("models").replaceChildren(el("dt", {text: "Live model"}), el("dd", {text: models.serving || name(models.live)}),
                               el("dt", {text: "Previous (rollback)"}), el("dd", {text: name(models.previous)}));
   $("rollback").disabled = !models.previous;
 }
