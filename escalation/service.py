@@ -55,6 +55,7 @@ PUBLIC_PATHS = ("/health", "/api/sign-in")
 # Which role may use which part of the API; /api/me and sign-in are for everyone.
 ROLE_PREFIXES = (("/api/handoffs", AGENT), ("/api/queues", AGENT), ("/api/training", TRAINER))
 INBOX_EVENTS = 20_000  # the inbox looks at this many of the latest messages
+QUEUE_UPKEEP_SECONDS = 5  # how often silent agents' leases expire and SLA breaches are recorded
 LONG_POLL_MAX_SECONDS = 25
 LONG_POLL_INTERVAL_SECONDS = 0.15
 # Pages get a strict Content-Security-Policy: scripts only from this service, no inline scripts, so
@@ -129,6 +130,23 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
     async def no_sniffing(_: Request, response: HTTPResponse):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+
+    async def queue_upkeep() -> None:
+        """Returns silent agents' handoffs to the queue and records SLA breaches, on a timer (not
+        when someone happens to list the queue). Both are idempotent, so replicas may all run it."""
+        while True:
+            try:
+                now = clock()
+                released, breached = queue.release_expired_leases(now), queue.record_sla_breaches(now)
+                if released or breached:
+                    logger.info("Queue upkeep: %d lease(s) expired, %d SLA breach(es) recorded", released, breached)
+            except Exception:  # a database hiccup must not end the loop; the next round retries
+                logger.exception("Queue upkeep failed; retrying in %s s", QUEUE_UPKEEP_SECONDS)
+            await asyncio.sleep(QUEUE_UPKEEP_SECONDS)
+
+    @app.listener("after_server_start")
+    async def start_upkeep(app_: Sanic, _loop) -> None:
+        app_.add_task(queue_upkeep())
 
     @app.get("/health")
     async def health(_: Request) -> HTTPResponse:
@@ -214,8 +232,6 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
         status = request.args.get("status", "waiting")
         if status not in ("waiting", "assigned", "resolved", "abandoned"):
             return _error(400, "status must be waiting, assigned, resolved or abandoned")
-        queue.release_expired_leases(clock())
-        queue.record_sla_breaches(clock())
         return json_response([_plain(h, LIST_FIELDS) for h in queue.list(status)])
 
     def renew_if_mine(handoff, agent: Agent):

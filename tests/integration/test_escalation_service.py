@@ -5,6 +5,7 @@ these tests pause the conversation through Rasa's API the way the escalation act
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -95,3 +96,14 @@ def test_transfer_and_errors_are_json(bot):
     missing = api(bot, "GET", "/api/handoffs/no-such-id")
     assert missing.status_code == 404 and missing.json()["error"]
     assert api(bot, "GET", "/api/handoffs?status=everything").status_code == 400
+
+
+def test_sla_breaches_are_recorded_on_a_timer(bot):
+    _, handoff = handed_over(bot, "demo-free", "free", 4, 1)  # due in one second
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        detail = api(bot, "GET", f"/api/handoffs/{handoff.id}").json()  # a read of one handoff, not the list
+        if detail["sla_breached_at"]:
+            break
+        time.sleep(1)
+    assert detail["sla_breached_at"], "the service's upkeep did not record the breach"
