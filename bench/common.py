@@ -16,21 +16,19 @@ REPORTS_DIR = Path(__file__).resolve().parent / "reports"
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
-def machine_description() -> str:
-    cpu = "unknown CPU"
+def _read(path: str) -> str:
+    """A /proc file's text, or "" where there is none (not Linux): the report then says less."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        return Path(path).read_text()
     except OSError:
-        pass
-    memory = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kb / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
+        return ""
+
+
+def machine_description() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    meminfo = _read("/proc/meminfo").split()
+    memory = f", {int(meminfo[1]) / 1024 / 1024:.0f} GiB RAM" if len(meminfo) > 1 and meminfo[1].isdigit() else ""
     return (f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, "
             f"Python {platform.python_version()}")
 

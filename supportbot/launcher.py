@@ -45,6 +45,12 @@ TRAINING_INPUTS = ("config.yml", "bot/domain.yml", "data", "supportbot/intent_cl
 KEEP_MODELS = 3
 
 
+def cli_env() -> dict:
+    """Environment for Rasa's command line (train, validate, test): this project's code importable."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p),
+                TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1", RASA_TELEMETRY_ENABLED="false")
+
+
 def training_inputs_digest(config: Path) -> str:
     """Hash of everything a model is built from: data, domain, config and the custom classifier."""
     digest = hashlib.sha256()
@@ -67,18 +73,13 @@ def train(out_dir: Path = MODELS_DIR, config: Path = PROJECT_ROOT / "config.yml"
     out_dir.mkdir(parents=True, exist_ok=True)
     digest = training_inputs_digest(config)
     stamp = out_dir / ".inputs-sha256"
-    try:
-        model = latest_model(out_dir)
-        if stamp.read_text().split() == [digest, model.name]:
-            print(f"==> Model {model.name} is up to date (no data, config or code changed)", flush=True)
-            return model
-    except FileNotFoundError:
-        pass
+    newest = _newest_model(out_dir)
+    if newest is not None and stamp.exists() and stamp.read_text().split() == [digest, newest.name]:
+        print(f"==> Model {newest.name} is up to date (no data, config or code changed)", flush=True)
+        return newest
     command = [RASA, "train", "--domain", str(BOT_DIR / "domain.yml"), "--config", str(config),
                "--data", str(PROJECT_ROOT / "data"), "--out", str(out_dir), *(extra_args or [])]
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="2",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1", RASA_TELEMETRY_ENABLED="false")
-    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env)
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=cli_env())
     if result.returncode != 0:
         raise SystemExit(f"Training failed (exit {result.returncode}); the output above says why.")
     model = latest_model(out_dir)
@@ -88,11 +89,16 @@ def train(out_dir: Path = MODELS_DIR, config: Path = PROJECT_ROOT / "config.yml"
     return model
 
 
-def latest_model(out_dir: Path = MODELS_DIR) -> Path:
+def _newest_model(out_dir: Path) -> Optional[Path]:
     models = sorted(out_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
+    return models[-1] if models else None
+
+
+def latest_model(out_dir: Path = MODELS_DIR) -> Path:
+    model = _newest_model(out_dir)
+    if model is None:
         raise FileNotFoundError(f"No trained model in {out_dir}: run `make train`.")
-    return models[-1]
+    return model
 
 
 @dataclass
@@ -151,17 +157,22 @@ def start_escalation_service(settings: Settings, log_dir: Path = VAR_DIR / "logs
                   f"http://127.0.0.1:{settings.escalation_port}/health")
 
 
+def answers(check) -> bool:
+    """`check()`, or False while the server is not up yet (refuses connections or answers nonsense)."""
+    try:
+        return check()
+    except (requests.RequestException, ValueError):
+        return False
+
+
 def wait_until_up(service: Service, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
             raise RuntimeError(f"The {service.name} exited (code {service.process.returncode}). "
                                f"Last lines of {service.log_path}:\n{service.log_tail()}")
-        try:
-            if requests.get(service.health_url, timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
+        if answers(lambda: requests.get(service.health_url, timeout=2).ok):
+            return
         time.sleep(0.5)
     raise TimeoutError(f"The {service.name} did not answer at {service.health_url} within {timeout:.0f} s. "
                        f"Last lines of {service.log_path}:\n{service.log_tail()}")
@@ -171,13 +182,9 @@ def wait_for_model(settings: Settings, timeout: float = 180) -> None:
     """`/` answers before the model is loaded; /status (token-protected) says when it is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            status = requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token},
-                                  timeout=2)
-            if status.ok and status.json().get("model_file"):
-                return
-        except requests.RequestException:
-            pass
+        if answers(lambda: bool(requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token},
+                                              timeout=2).json().get("model_file"))):
+            return
         time.sleep(0.5)
     raise TimeoutError("The Rasa server did not load its model in time.")
 

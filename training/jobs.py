@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -26,14 +27,8 @@ class ReleaseJobs:
 
     def start(self, requested_by: str) -> str:
         with self._lock:
-            if self._running is not None and self._running.poll() is None:
-                if (self.runs_dir / self._running_id / "report.json").exists():
-                    try:  # it has reported and is only exiting
-                        self._running.wait(timeout=30)
-                    except subprocess.TimeoutExpired:
-                        pass
-                if self._running.poll() is None:
-                    raise ReleaseBusy(f"release {self._running_id} is still running")
+            if self._still_running():
+                raise ReleaseBusy(f"release {self._running_id} is still running")
             run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
             folder = self.runs_dir / run_id
             folder.mkdir(parents=True)
@@ -44,6 +39,17 @@ class ReleaseJobs:
             log.close()
             self._running_id = run_id
             return run_id
+
+    def _still_running(self, exit_grace_seconds: float = 30) -> bool:
+        """Whether the last release process is alive; one that has written its report is only exiting,
+        so it gets a few seconds to do so before it counts as running."""
+        if self._running is None or self._running.poll() is not None:
+            return False
+        if (self.runs_dir / self._running_id / "report.json").exists():
+            deadline = time.monotonic() + exit_grace_seconds
+            while self._running.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return self._running.poll() is None
 
     def status(self, run_id: str) -> Optional[dict]:
         folder = self.runs_dir / run_id
