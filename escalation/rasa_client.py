@@ -58,6 +58,16 @@ class RasaClient:
             raise RasaUnavailable(f"Rasa answered {response.status_code} for its status")
         return (response.json().get("model_file") or "").rsplit("/", 1)[-1]
 
+    def load_model(self, model_file: str, timeout: float = 300) -> None:
+        """Replaces the served model (`PUT /model`); Rasa answers once the new one is loaded."""
+        try:
+            response = requests.put(f"{self._base}/model", params={"token": self._token},
+                                    json={"model_file": model_file}, timeout=timeout)
+        except requests.RequestException as error:
+            raise RasaUnavailable(str(error)) from None
+        if response.status_code != 204:
+            raise RasaUnavailable(f"Rasa refused the model ({response.status_code}): {response.text[:300]}")
+
     def execute(self, conversation_id: str, action: str) -> None:
         """Runs one bot action (e.g. a response) now, sending what it says on the latest channel."""
         try:

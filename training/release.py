@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -30,11 +29,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-import requests
-
+from escalation.rasa_client import RasaClient, RasaUnavailable
+from supportbot.launcher import RASA, cli_env
 from supportbot.settings import Settings, load_settings
 from training.project import BotProject
 
+# Rasa 3.6 warns about the retrieval intent `faq` being in the domain *and* derived from
+# data/faq_answers.yml, whichever way a project declares it: it is listed in the domain because the
+# rules use it. That one warning is expected; any other warning fails validation.
 KNOWN_RASA_WARNING = "The following duplicated intents have been found across multiple domain files: faq"
 STATE_FILE = "releases.json"
 NOISE_MESSAGES = 2  # messages per label that retraining alone may flip
@@ -95,16 +97,6 @@ def compare(candidate: Dict[str, Tuple[int, int]], live: Optional[Dict[str, Tupl
     return result
 
 
-def _env() -> dict:
-    root = str(Path(__file__).resolve().parents[1])
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
-                TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1", RASA_TELEMETRY_ENABLED="false")
-
-
-def _rasa() -> str:
-    return str(Path(sys.executable).parent / "rasa")
-
-
 def _stage(report: dict, name: str, message: str) -> None:
     report["stage"] = name
     report["log"].append(f"{datetime.now(timezone.utc):%H:%M:%S} {message}")
@@ -112,9 +104,9 @@ def _stage(report: dict, name: str, message: str) -> None:
 
 
 def validate(project: BotProject) -> Tuple[bool, str]:
-    result = subprocess.run([_rasa(), "data", "validate", "--domain", str(project.domain), "--data",
+    result = subprocess.run([RASA, "data", "validate", "--domain", str(project.domain), "--data",
                              str(project.data_dir), "--config", str(project.config)],
-                            cwd=project.root, capture_output=True, text=True, env=_env())
+                            cwd=project.root, capture_output=True, text=True, env=cli_env())
     output = result.stdout + result.stderr
     warnings = [line.split("UserWarning:", 1)[1].strip() for line in output.splitlines()
                 if "UserWarning" in line and KNOWN_RASA_WARNING not in line]
@@ -128,9 +120,9 @@ def validate(project: BotProject) -> Tuple[bool, str]:
 
 def train_candidate(project: BotProject, out_dir: Path, name: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([_rasa(), "train", "--domain", str(project.domain), "--config", str(project.config),
+    result = subprocess.run([RASA, "train", "--domain", str(project.domain), "--config", str(project.config),
                              "--data", str(project.data_dir), "--out", str(out_dir), "--fixed-model-name", name],
-                            cwd=project.root, capture_output=True, text=True, env=_env())
+                            cwd=project.root, capture_output=True, text=True, env=cli_env())
     model = out_dir / f"{name}.tar.gz"
     if result.returncode != 0 or not model.exists():
         raise RuntimeError("training failed: " + (result.stdout + result.stderr)[-1500:])
@@ -142,10 +134,10 @@ def heldout_pairs(project: BotProject) -> List[Tuple[str, str]]:
 
 
 def run_stories(project: BotProject, model: Path, out_dir: Path) -> Tuple[bool, str]:
-    result = subprocess.run([_rasa(), "test", "core", "--model", str(model), "--stories", str(project.stories_dir),
+    result = subprocess.run([RASA, "test", "core", "--model", str(model), "--stories", str(project.stories_dir),
                              "--out", str(out_dir), "--fail-on-prediction-errors",
                              "--endpoints", str(out_dir / "no-endpoints.yml")],
-                            cwd=project.root, capture_output=True, text=True, env=_env())
+                            cwd=project.root, capture_output=True, text=True, env=cli_env())
     failed = out_dir / "failed_test_stories.yml"
     if result.returncode != 0 or (failed.exists() and "None of the test stories failed" not in failed.read_text()):
         detail = failed.read_text()[:1500] if failed.exists() else (result.stdout + result.stderr)[-1500:]
@@ -172,11 +164,13 @@ def write_state(project: BotProject, state: dict) -> None:
     tmp.replace(path)
 
 
+def _rasa_client(settings: Settings) -> RasaClient:
+    return RasaClient(settings.rasa_url, settings.rasa_token, timeout=10)
+
+
 def live_model(project: BotProject, settings: Settings) -> Optional[Path]:
     """The model the running Rasa server has loaded (its file, found among the project's models)."""
-    response = requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, timeout=10)
-    response.raise_for_status()
-    name = Path(response.json().get("model_file") or "").name
+    name = _rasa_client(settings).loaded_model()
     state = read_state(project)
     if state.get("live") and Path(state["live"]).name == name and Path(state["live"]).exists():
         return Path(state["live"])
@@ -186,14 +180,14 @@ def live_model(project: BotProject, settings: Settings) -> Optional[Path]:
 
 def load_live(settings: Settings, model: Path, timeout: float = 300) -> float:
     """Loads `model` into the running Rasa server (`PUT /model`); returns how long it took."""
-    started = time.monotonic()
-    response = requests.put(f"{settings.rasa_url}/model", params={"token": settings.rasa_token},
-                            json={"model_file": str(model)}, timeout=timeout)
-    if response.status_code != 204:
-        raise RuntimeError(f"Rasa refused the model ({response.status_code}): {response.text[:300]}")
-    status = requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, timeout=10).json()
-    if Path(status.get("model_file") or "").name != model.name:
-        raise RuntimeError(f"Rasa reports {status.get('model_file')} after loading {model.name}")
+    started, rasa = time.monotonic(), _rasa_client(settings)
+    try:
+        rasa.load_model(str(model), timeout)
+        serving = rasa.loaded_model()
+    except RasaUnavailable as error:
+        raise RuntimeError(str(error)) from None
+    if serving != model.name:
+        raise RuntimeError(f"Rasa reports {serving} after loading {model.name}")
     return time.monotonic() - started
 
 
