@@ -41,7 +41,7 @@ from supportbot.profiles import CustomerRepository, engine_for
 from supportbot.settings import Settings, load_settings
 from supportbot.tokens import mint
 from supportbot.vocabulary import DEMO_PERSONAS
-from training.inbox import NOT_UNDERSTOOD_REASON, build_inbox
+from training.inbox import inbox_from_stores
 from training.jobs import ReleaseBusy, ReleaseJobs
 from training.labels import LabelError, Labeller
 from training.project import BotProject
@@ -54,7 +54,6 @@ WIDGET_BUNDLE = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 PUBLIC_PATHS = ("/health", "/api/sign-in")
 # Which role may use which part of the API; /api/me and sign-in are for everyone.
 ROLE_PREFIXES = (("/api/handoffs", AGENT), ("/api/queues", AGENT), ("/api/training", TRAINER))
-INBOX_EVENTS = 20_000  # the inbox looks at this many of the latest messages
 QUEUE_UPKEEP_SECONDS = 5  # how often silent agents' leases expire and SLA breaches are recorded
 LONG_POLL_MAX_SECONDS = 25
 LONG_POLL_INTERVAL_SECONDS = 0.15
@@ -353,12 +352,8 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
     # --- trainers ----------------------------------------------------------------------------------
     @app.get("/api/training/inbox")
     async def inbox(_: Request) -> HTTPResponse:
-        def work():
-            not_understood = {h.conversation_id for h in queue.list(None, limit=5000)
-                              if any(NOT_UNDERSTOOD_REASON in r for r in h.reasons)}
-            skip = training.reviews.reviewed() | set(training.project.known_texts())
-            return build_inbox(log.recent_events(INBOX_EVENTS), settings.review_confidence_below, not_understood, skip)
-        groups = await asyncio.get_running_loop().run_in_executor(None, work)
+        groups = await asyncio.get_running_loop().run_in_executor(
+            None, inbox_from_stores, log, queue, training.reviews, training.project, settings.review_confidence_below)
         return json_response({"confidence_below": settings.review_confidence_below,
                               "groups": [g.as_json() for g in groups]})
 

@@ -20,12 +20,11 @@ from escalation.conversation_log import ConversationLog
 from escalation.queue import HandoffQueue
 from supportbot.profiles import engine_for
 from supportbot.settings import load_settings
-from training.inbox import NOT_UNDERSTOOD_REASON, build_inbox
+from training.inbox import inbox_from_stores
 from training.labels import KINDS, LabelError, Labeller
 from training.project import BotProject
 from training.store import ReviewStore
 
-INBOX_EVENTS = 20_000
 
 
 def main(argv=None) -> int:
@@ -56,11 +55,8 @@ def main(argv=None) -> int:
     if args.command == "inbox":
         queue = HandoffQueue(engine)
         queue.create_schema()
-        not_understood = {h.conversation_id for h in queue.list(None, limit=5000)
-                          if any(NOT_UNDERSTOOD_REASON in r for r in h.reasons)}
-        skip = reviews.reviewed() | set(project.known_texts())
-        events = ConversationLog.for_sqlite_file(settings.tracker_db_path).recent_events(INBOX_EVENTS)
-        groups = build_inbox(events, settings.review_confidence_below, not_understood, skip)
+        groups = inbox_from_stores(ConversationLog.for_sqlite_file(settings.tracker_db_path), queue, reviews, project,
+                                   settings.review_confidence_below)
         if args.json:
             print(json.dumps([g.as_json() for g in groups], indent=2))
             return 0

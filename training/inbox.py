@@ -10,7 +10,8 @@ Messages a trainer has reviewed, and messages already in the training or held-ou
 out. Near-duplicates (character n-gram similarity) form one group, with a count, the distinct
 wordings, what the bot predicted with which confidence, and the conversation around one occurrence.
 
-Pure functions over events; escalation/service.py and the CLI feed them from the tracker store.
+Pure functions over events; `inbox_from_stores` feeds them from the tracker store, the queue and the
+reviews (for escalation/service.py and the CLI).
 """
 from __future__ import annotations
 
@@ -204,3 +205,16 @@ def group_similar(flagged: Sequence[Flagged], similarity: float = SIMILARITY) ->
 def build_inbox(events: Iterable[Tuple[int, str, str, dict]], confidence_below: float, not_understood: Set[str],
                 skip: Set[str], limit: int = 100) -> List[Group]:
     return group_similar(flag_messages(events, confidence_below, not_understood, skip))[:limit]
+
+
+RECENT_EVENTS = 20_000  # the inbox looks at this many of the latest messages
+
+
+def inbox_from_stores(log, queue, reviews, project, confidence_below: float) -> List[Group]:
+    """The inbox now: the latest messages (escalation.conversation_log.ConversationLog), handoffs
+    because the bot did not understand (escalation.queue.HandoffQueue), and what is reviewed
+    (training.store.ReviewStore) or already in the project's data (training.project.BotProject)."""
+    not_understood = {h.conversation_id for h in queue.list(None, limit=5000)
+                      if any(NOT_UNDERSTOOD_REASON in r for r in h.reasons)}
+    skip = reviews.reviewed() | set(project.known_texts())
+    return build_inbox(log.recent_events(RECENT_EVENTS), confidence_below, not_understood, skip)
