@@ -9,16 +9,14 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Dict, Iterable, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from escalation.queue import ClaimConflict, HandoffQueue, NotFound
-from supportbot.profiles import CustomerRepository, engine_for
-from supportbot.settings import load_settings
+from actions import stores
+from escalation.queue import ClaimConflict, NotFound
 from supportbot.vocabulary import CSAT_SCALE, CSAT_SCORE_ENTITY, Slot
 
 logger = logging.getLogger(__name__)
@@ -45,10 +43,8 @@ def rating_from(text: Optional[str], entities: Iterable[Dict[str, Any]]) -> Opti
     return found.pop() if len(found) == 1 else None  # "4 or 5" is not a rating
 
 
-@lru_cache(maxsize=1)
 def _stores():
-    engine = engine_for(load_settings().customer_db_url)
-    return HandoffQueue(engine), CustomerRepository(engine)
+    return stores.handoff_queue(), stores.customers()
 
 
 class ActionRecordCsat(Action):

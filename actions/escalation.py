@@ -10,12 +10,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import stores
 from escalation.agents import AgentDirectory
 from escalation.policy import HANDOVER, OFFER_OPTIONS, CustomerView, QueueState, Rules, Signals, decide, load_rules
 from escalation.queue import HandoffQueue
 from escalation.sentiment import turns_from_events
-from supportbot.profiles import engine_for
-from supportbot.settings import load_settings
 from supportbot.vocabulary import SEGMENT_SLOTS, Slot
 
 logger = logging.getLogger(__name__)
@@ -28,12 +27,8 @@ def _rules() -> Rules:
     return load_rules()
 
 
-@lru_cache(maxsize=1)
 def _stores():
-    engine = engine_for(load_settings().customer_db_url)
-    queue, agents = HandoffQueue(engine), AgentDirectory(engine)
-    queue.create_schema()
-    return queue, agents
+    return stores.handoff_queue(), stores.agent_directory()
 
 
 def live_queue_state(queue: HandoffQueue, agents: AgentDirectory) -> QueueState:

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import stores
 from supportbot.profiles import Customer, CustomerRepository
-from supportbot.settings import Settings, load_settings
+from supportbot.settings import Settings
 from supportbot.tokens import Identity, verify
 from supportbot.vocabulary import CUSTOMER_TOKEN_KEY, JourneyStage, Slot, Tier
 
@@ -65,15 +65,12 @@ def identify(token: Any, settings: Settings, repository: CustomerRepository) -> 
     return customer
 
 
-@lru_cache(maxsize=1)
 def _settings() -> Settings:
-    return load_settings()
+    return stores.settings()
 
 
-@lru_cache(maxsize=1)
 def _repository() -> CustomerRepository:
-    # Built on first use, not at import: the action server imports every module at start.
-    return CustomerRepository.from_url(_settings().customer_db_url)
+    return stores.customers()
 
 
 class ActionSessionStart(Action):
