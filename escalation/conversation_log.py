@@ -62,25 +62,20 @@ class ConversationLog:
                  .where(EVENTS.c.sender_id == conversation_id, EVENTS.c.id > after,
                         EVENTS.c.type_name.in_(("user", "bot")))
                  .order_by(EVENTS.c.id).limit(limit))
-        try:
-            with self._engine.connect() as connection:
-                rows = connection.execute(query).all()
-        except (OperationalError, ProgrammingError) as error:
-            if "no such table" in str(error) or "does not exist" in str(error):
-                return []  # Rasa has not written anything yet
-            raise
-        return [m for m in (_message(*row) for row in rows) if m is not None]
+        return [m for m in (_message(*row) for row in self._rows(query)) if m is not None]
 
     def recent_events(self, limit: int) -> List[Tuple[int, str, str, dict]]:
         """The latest `limit` user and bot events of all conversations, oldest first, as
         (event id, conversation id, "user" or "bot", the event's JSON): the trainers' inbox reads these."""
         query = (sa.select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.data)
                  .where(EVENTS.c.type_name.in_(("user", "bot"))).order_by(EVENTS.c.id.desc()).limit(limit))
+        return [(row[0], row[1], row[2], json.loads(row[3])) for row in reversed(self._rows(query))]
+
+    def _rows(self, query) -> list:
         try:
             with self._engine.connect() as connection:
-                rows = connection.execute(query).all()
+                return connection.execute(query).all()
         except (OperationalError, ProgrammingError) as error:
             if "no such table" in str(error) or "does not exist" in str(error):
-                return []
+                return []  # Rasa has not written anything yet
             raise
-        return [(row[0], row[1], row[2], json.loads(row[3])) for row in reversed(rows)]
