@@ -2,6 +2,7 @@
 `rasa run` on free ports, with temporary databases. Started once per test session."""
 from __future__ import annotations
 
+import shutil
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from supportbot import conversation_ids, launcher
 from supportbot.profiles import CustomerRepository
 from supportbot.seed import seed_customers
 from supportbot.tokens import mint
-from supportbot.settings import throwaway_settings
+from supportbot.settings import PROJECT_ROOT, throwaway_settings
 
 
 class RunningBot(launcher.System):
@@ -81,4 +82,26 @@ def running_system(model: Path, tmp: Path, **overrides):
 @pytest.fixture(scope="session")
 def bot(trained_model: Path, tmp_path_factory) -> RunningBot:
     with running_system(trained_model, tmp_path_factory.mktemp("system")) as running:
+        yield running
+
+
+PROJECT_PARTS = ("data", "bot", "config.yml", "tests/nlu", "tests/stories")
+
+
+def copy_project(target: Path, model: Path) -> Path:
+    """A copy of the bot project (what trainers edit) with `model` in its models/; returns the model's copy."""
+    for part in PROJECT_PARTS:
+        source = PROJECT_ROOT / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / part)
+    (target / "models").mkdir()
+    return Path(shutil.copy(model, target / "models" / model.name))
+
+
+@contextmanager
+def running_project_copy(model: Path, tmp: Path):
+    """The whole system serving a copy of the bot project (BOT_PROJECT_DIR), for trainers' tests."""
+    project = tmp / "project"
+    project.mkdir()
+    live = copy_project(project, model)
+    with running_system(live, tmp, BOT_PROJECT_DIR=project) as running:
         yield running

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.integration.conftest import running_system
+from tests.integration.conftest import running_project_copy
 from tests.integration.test_browser_journey import SCREENSHOTS, browser  # noqa: F401 (the browser fixture)
-from tests.integration.test_training_release import copy_project
 
 SHOWROOM = ["do you have a showroom", "do you have a show room", "can I visit your showroom",
             "can I visit the showroom in amsterdam"]
@@ -19,11 +18,7 @@ ANSWER = "Our showroom is at Keizersgracht 100, Amsterdam, open Tuesday to Satur
 
 @pytest.fixture(scope="module")
 def system(trained_model: Path, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("trainer-browser-system")
-    project = tmp / "project"
-    project.mkdir()
-    live = copy_project(project, trained_model)
-    with running_system(live, tmp, BOT_PROJECT_DIR=project) as running:
+    with running_project_copy(trained_model, tmp_path_factory.mktemp("trainer-browser-system")) as running:
         yield running
 
 

@@ -4,7 +4,6 @@ running Rasa server, which then understands them; a wrongly labelled batch makes
 refused, saying why; rollback brings the previous model back."""
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -12,10 +11,8 @@ import pytest
 import requests
 
 from escalation.agents import agent_token
-from supportbot.settings import PROJECT_ROOT
-from tests.integration.conftest import running_system
+from tests.integration.conftest import running_project_copy
 
-PROJECT_PARTS = ("data", "bot", "config.yml", "tests/nlu", "tests/stories")
 GIFT_WRAP = ["do you do gift wrapping", "can you gift wrap my order", "is gift wrapping available",
              "could you wrap it as a present", "can I get it gift wrapped", "do you offer gift wrap for orders",
              "I want the vase wrapped as a gift", "gift wrapping possible?"]
@@ -33,21 +30,9 @@ WRONG_BATCH = ["what do you charge for shipping", "shipping fee please", "how mu
                "extra costs for shipping?", "delivery cost to belgium", "how pricey is shipping"]
 
 
-def copy_project(target: Path, model: Path) -> Path:
-    for part in PROJECT_PARTS:
-        source = PROJECT_ROOT / part
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / part)
-    (target / "models").mkdir()
-    return Path(shutil.copy(model, target / "models" / model.name))
-
-
 @pytest.fixture(scope="module")
 def system(trained_model: Path, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("trainer-system")
-    project = tmp / "project"
-    project.mkdir()
-    live = copy_project(project, trained_model)
-    with running_system(live, tmp, BOT_PROJECT_DIR=project) as running:
+    with running_project_copy(trained_model, tmp_path_factory.mktemp("trainer-system")) as running:
         yield running
 
 
