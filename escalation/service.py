@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -143,9 +144,16 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
                 logger.exception("Queue upkeep failed; retrying in %s s", QUEUE_UPKEEP_SECONDS)
             await asyncio.sleep(QUEUE_UPKEEP_SECONDS)
 
+    upkeep: list = []
+
     @app.listener("after_server_start")
     async def start_upkeep(app_: Sanic, _loop) -> None:
-        app_.add_task(queue_upkeep())
+        upkeep.append(asyncio.get_running_loop().create_task(queue_upkeep()))
+
+    @app.listener("before_server_stop")
+    async def stop_upkeep(_app: Sanic, _loop) -> None:
+        for task in upkeep:
+            task.cancel()
 
     @app.get("/health")
     async def health(_: Request) -> HTTPResponse:
@@ -421,6 +429,11 @@ def create_app(settings: Settings, queue: HandoffQueue, agents: AgentDirectory, 
 
     @app.exception(Exception)
     async def unexpected(request: Request, error: Exception) -> HTTPResponse:
+        if isinstance(sys.exc_info()[1], asyncio.CancelledError):
+            # Sanic cancelled the handler because the client left (e.g. closed the console during a
+            # long-poll) and reports it as a 503; nothing went wrong on our side.
+            logger.debug("Client went away during %s", request.path)
+            return _error(499, "The client closed the request.")
         status = getattr(error, "status_code", 500)
         if status >= 500:
             logger.exception("Unexpected error on %s", request.path)
