@@ -8,10 +8,10 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: demo test setup env browser inbox release rollback seed train token agent-token bench lock validate clean
+.PHONY: demo test setup env browser inbox release rollback seed train migrate token agent-token bench lock validate clean
 
 demo: setup env seed
-	@$(PY) -m supportbot.launcher
+	@$(PY) -m tools.launcher
 
 test: setup env browser
 	@$(PY) -m pytest
@@ -24,20 +24,24 @@ browser:
 	@./scripts/browser.sh
 
 env: setup
-	@$(PY) -m supportbot.envfile
+	@$(PY) -m tools.envfile
 
 seed: setup env
-	@$(PY) -m supportbot.seed
+	@$(PY) -m tools.seed
 
 train: setup
-	@$(PY) -c 'from supportbot.launcher import train; print(train())'
+	@$(PY) -c 'from common.rasa_commands import train; print(train())'
+
+# Brings the database schema up to date (Alembic migrations in migrations/); make demo does it too.
+migrate: setup env
+	@$(PY) -c 'from common.database import migrate; from common.settings import load_settings; migrate(load_settings().customer_db_url)'
 
 validate: setup
 	@$(VENV)/bin/rasa data validate --domain bot/domain.yml --data data --config config.yml
 
 # Prints only the token, so it can be used as $$(make -s token CUSTOMER=demo-vip).
 token: setup env
-	@$(PY) -m supportbot.tokens "$(CUSTOMER)"
+	@$(PY) -m tools.tokens customer "$(CUSTOMER)"
 
 bench: setup env
 	@$(PY) -m bench.run_all
@@ -48,9 +52,9 @@ lock:
 clean:
 	rm -rf var models/*.tar.gz .pytest_cache
 
-# Prints only the token of a demo agent (alice, bob) for the escalation service's API.
+# Prints only the token of a demo agent (alice, bob) or trainer (tara) for the escalation service's API.
 agent-token: setup env
-	@$(PY) -m escalation.agents "$(AGENT)"
+	@$(PY) -m tools.tokens agent "$(AGENT)"
 
 # Trainers (README: What a trainer does). The inbox and labelling are also on http://127.0.0.1:8000/trainer
 inbox: setup env

@@ -16,8 +16,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import stores
-from escalation.queue import ClaimConflict, NotFound
-from supportbot.vocabulary import CSAT_SCALE, CSAT_SCORE_ENTITY, Slot
+from escalation.queue.handoffs import ClaimConflict, NotFound
+from common.names import CSAT_SCALE, CSAT_SCORE_ENTITY, Slot
 
 logger = logging.getLogger(__name__)
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
@@ -43,8 +43,13 @@ def rating_from(text: Optional[str], entities: Iterable[Dict[str, Any]]) -> Opti
     return found.pop() if len(found) == 1 else None  # "4 or 5" is not a rating
 
 
-def _stores():
-    return stores.handoff_queue(), stores.customers()
+def record_rating(handoff_id: str, score: int, now: datetime):
+    """The rating goes to the handoff and becomes the customer's last CSAT, in one transaction."""
+    with stores.database().unit_of_work():
+        handoff = stores.handoff_queue().record_csat(handoff_id, score, now)
+        if handoff.customer_id:
+            stores.customers().record_csat(handoff.customer_id, score)
+    return handoff
 
 
 class ActionRecordCsat(Action):
@@ -64,15 +69,12 @@ class ActionRecordCsat(Action):
             # Nobody asked for a rating; thank them without storing a score for nothing.
             dispatcher.utter_message(text=THANKS["ok"])
             return []
-        queue, customers = _stores()
         try:
-            handoff = queue.record_csat(handoff_id, score, datetime.now(timezone.utc))
+            handoff = record_rating(handoff_id, score, datetime.now(timezone.utc))
         except (NotFound, ClaimConflict) as problem:
             logger.warning("CSAT %s for handoff %s not stored: %s", score, handoff_id, problem)
             dispatcher.utter_message(text=THANKS["ok"])
             return [SlotSet(Slot.CSAT_HANDOFF_ID, None)]
-        if handoff.customer_id:
-            customers.record_csat(handoff.customer_id, score)
         logger.info("CSAT %s for handoff %s (customer %s)", score, handoff_id, handoff.customer_id)
-        dispatcher.utter_message(text=THANKS["low"] if score <= 2 else THANKS["ok"])
+        dispatcher.utter_message(text=THANKS["low"] if score <= stores.rules().low_csat_at_most else THANKS["ok"])
         return [SlotSet(Slot.CSAT_HANDOFF_ID, None), SlotSet(Slot.LAST_CSAT, score)]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
@@ -11,36 +10,17 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import stores
-from escalation.agents import AgentDirectory
-from escalation.policy import HANDOVER, OFFER_OPTIONS, CustomerView, QueueState, Rules, Signals, decide, load_rules
-from escalation.queue import HandoffQueue
-from escalation.sentiment import turns_from_events
-from supportbot.vocabulary import SEGMENT_SLOTS, Slot
+from common.names import ACTION_ESCALATE, SEGMENT_SLOTS, Slot, Tier
+from escalation.core.policy import HANDOVER, CustomerView, Signals, decide
+from escalation.core.sentiment import turns_from_events
+from escalation.queue.state import live_queue_state
 
 logger = logging.getLogger(__name__)
-# Until the queue measures real handle times, the wait estimate assumes 6 minutes per conversation.
-AVERAGE_HANDLE_SECONDS = 360
-
-
-@lru_cache(maxsize=1)
-def _rules() -> Rules:
-    return load_rules()
-
-
-def _stores():
-    return stores.handoff_queue(), stores.agent_directory()
-
-
-def live_queue_state(queue: HandoffQueue, agents: AgentDirectory) -> QueueState:
-    waiting, staffed = queue.waiting_counts(), agents.count_by_queue()
-    waits = {name: int(waiting.get(name, 0) * AVERAGE_HANDLE_SECONDS / max(1, staffed.get(name, 0)))
-             for name in set(waiting) | set(staffed)}
-    return QueueState(waits, staffed)
 
 
 class ActionEscalate(Action):
     def name(self) -> str:
-        return "action_escalate"
+        return ACTION_ESCALATE
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[str, Any]) -> List[EventType]:
@@ -48,25 +28,23 @@ class ActionEscalate(Action):
         if not turns:
             return []
         now = datetime.now(timezone.utc)
-        queue, agents = _stores()
+        queue = stores.handoff_queue()
         slots = {name: tracker.get_slot(name) for name in SEGMENT_SLOTS}
-        decision = decide(CustomerView.from_slots(slots), Signals.from_turns(turns), live_queue_state(queue, agents),
-                          now, _rules())
-        summary = {"action": decision.action, "queue": decision.queue, "priority": decision.priority,
-                   "sla_seconds": decision.sla_seconds, "channel": decision.channel,
-                   "expected_wait_seconds": decision.expected_wait_seconds, "reasons": list(decision.reasons),
-                   "decided_at": now.isoformat()}
+        decision = decide(CustomerView.from_slots(slots), Signals.from_turns(turns),
+                          live_queue_state(queue, stores.agent_directory()), now, stores.rules())
+        summary = {**decision.as_json(), "decided_at": now.isoformat()}
         if decision.customer_message:
             dispatcher.utter_message(text=decision.customer_message)
-        if decision.action in (HANDOVER, OFFER_OPTIONS):
+        if decision.escalates:
             # A callback or ticket is queued too: a person follows up, the customer is never left hanging.
-            handoff = queue.enqueue(tracker.sender_id, slots.get(Slot.CUSTOMER_ID), slots.get(Slot.TIER) or "anonymous",
-                                    slots, decision.queue, decision.priority, decision.reasons,
-                                    decision.sla_seconds, now, channel=decision.channel)
+            handoff = queue.enqueue(tracker.sender_id, slots.get(Slot.CUSTOMER_ID),
+                                    slots.get(Slot.TIER) or Tier.ANONYMOUS.value, slots, decision.queue,
+                                    decision.priority, summary["reasons"], decision.sla_seconds, now,
+                                    channel=decision.channel)
             summary["handoff_id"] = handoff.id
             logger.info("%s %s to %s by %s (priority %s): %s", "Handed" if decision.action == HANDOVER else "Queued",
                         tracker.sender_id, decision.queue, decision.channel, decision.priority,
-                        "; ".join(decision.reasons))
+                        "; ".join(reason.text for reason in decision.reasons))
         events: List[EventType] = [SlotSet(Slot.ESCALATION, summary)]
         if decision.action == HANDOVER:
             events.append(ConversationPaused())  # a person has it now: the bot stays silent

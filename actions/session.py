@@ -9,10 +9,10 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import stores
-from supportbot.profiles import Customer, CustomerRepository
-from supportbot.settings import Settings
-from supportbot.tokens import Identity, verify
-from supportbot.vocabulary import CUSTOMER_TOKEN_KEY, JourneyStage, Slot, Tier
+from common.crm import Customer, CustomerRepository
+from common.settings import Settings
+from common.tokens import Identity, verify
+from common.names import CUSTOMER_TOKEN_KEY, JourneyStage, Slot, Tier
 
 logger = logging.getLogger(__name__)
 

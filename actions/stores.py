@@ -1,15 +1,18 @@
-"""The action server's databases, opened once per process on first use (not at import: the action
-server imports every module at start) and shared by all actions: one engine, one connection pool."""
+"""What the actions work with, opened once per process on first use (not at import: the action server
+imports every module at start) and shared by all actions: settings, one database (one connection
+pool), its repositories, and the escalation rules read once from the path in settings."""
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-from sqlalchemy.engine import Engine
-
-from escalation.agents import AgentDirectory
-from escalation.queue import HandoffQueue
-from supportbot.profiles import CustomerRepository, engine_for
-from supportbot.settings import Settings, load_settings
+from common.crm import CustomerRepository
+from common.database import Database
+from common.settings import Settings, load_settings
+from escalation.core.rules import Rules
+from escalation.queue.agents import AgentDirectory
+from escalation.queue.handoffs import HandoffQueue
+from escalation.rules_file import load_rules
 
 
 @lru_cache(maxsize=1)
@@ -18,22 +21,25 @@ def settings() -> Settings:
 
 
 @lru_cache(maxsize=1)
-def engine() -> Engine:
-    return engine_for(settings().customer_db_url)
+def database() -> Database:
+    return Database.from_url(settings().customer_db_url)
+
+
+@lru_cache(maxsize=1)
+def rules() -> Rules:
+    return load_rules(Path(settings().escalation_rules_file))
 
 
 @lru_cache(maxsize=1)
 def handoff_queue() -> HandoffQueue:
-    queue = HandoffQueue(engine())
-    queue.create_schema()
-    return queue
+    return HandoffQueue(database())
 
 
 @lru_cache(maxsize=1)
 def agent_directory() -> AgentDirectory:
-    return AgentDirectory(engine())
+    return AgentDirectory(database())
 
 
 @lru_cache(maxsize=1)
 def customers() -> CustomerRepository:
-    return CustomerRepository(engine())
+    return CustomerRepository(database())

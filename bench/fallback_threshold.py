@@ -16,8 +16,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bench.common import stratified_folds
 from bench.thresholds import Prediction, choose_threshold
-from supportbot.intent_classifier import LinearIntentClassifier
-from supportbot.settings import PROJECT_ROOT
+from rasa_plugins.intent_classifier import LinearIntentClassifier
+from common.settings import PROJECT_ROOT
 
 OUT_OF_SCOPE = "out_of_scope"
 

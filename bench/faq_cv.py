@@ -17,7 +17,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bench.common import ModelParser, retrieval_key, stratified_folds, training_label
-from supportbot.settings import PROJECT_ROOT
+from common.settings import PROJECT_ROOT
 
 VARIANTS: Dict[str, Dict] = {
     "current": {},

@@ -13,8 +13,8 @@ from typing import Dict, List, Tuple
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bench.common import ModelParser, retrieval_key, write_report
-from supportbot.launcher import latest_model, train
-from supportbot.settings import PROJECT_ROOT
+from tools.launcher import latest_model, train
+from common.settings import PROJECT_ROOT
 
 HELDOUT_SETS = {
     "heldout_b.yml (clean: written before the last training-data change, first evaluated after it)":

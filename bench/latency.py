@@ -20,11 +20,12 @@ from typing import Dict, List, Optional, Tuple
 import aiohttp
 
 from bench.common import REPORTS_DIR, write_report
-from supportbot import conversation_ids, launcher
-from supportbot.profiles import CustomerRepository
-from supportbot.seed import seed_customers
-from supportbot.tokens import mint
-from supportbot.settings import free_port, throwaway_settings
+from common import conversation_ids
+from tools import launcher
+from common.crm import CustomerRepository
+from tools.seed import seed_customers
+from common.tokens import mint
+from common.settings import free_port, throwaway_settings
 
 CONCURRENCY = (1, 10, 50)
 CONVERSATIONS = {1: 12, 10: 40, 50: 100}

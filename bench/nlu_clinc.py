@@ -16,7 +16,7 @@ from typing import Dict, List, Tuple
 
 from bench.common import REPORTS_DIR, SHARED_DATASETS, ModelParser, grouped_bar_chart, write_report
 from bench.thresholds import Prediction, choose_threshold, operating_point
-from supportbot.settings import PROJECT_ROOT
+from common.settings import PROJECT_ROOT
 
 DATA = SHARED_DATASETS / "clinc150" / "data_full.json"
 OOS = "oos"

@@ -7,7 +7,7 @@ conversation, then times MESSAGES messages each way:
   receives `bot_uttered`;
 - customer -> agent: from the customer's `user_uttered` until the console's long-poll
   (GET .../messages?after=N&wait=S) returns the message.
-The clients are the widget's protocol (supportbot/widget_client.py) and plain HTTP, on the same 2
+The clients are the widget's protocol (tools/widget_client.py) and plain HTTP, on the same 2
 cores as the servers; a browser adds its own rendering time on top.
 """
 from __future__ import annotations
@@ -21,14 +21,14 @@ from typing import Dict, List
 import requests
 
 from bench.common import REPORTS_DIR, write_report
-from escalation.agents import agent_token
-from escalation.policy import write_round_the_clock_copy
-from supportbot import launcher
-from supportbot.profiles import CustomerRepository
-from supportbot.seed import seed_customers
-from supportbot.settings import throwaway_settings
-from supportbot.tokens import mint
-from supportbot.widget_client import WidgetClient
+from escalation.queue.agents import agent_token
+from escalation.core.policy import write_round_the_clock_copy
+from tools import launcher
+from common.crm import CustomerRepository
+from tools.seed import seed_customers
+from common.settings import throwaway_settings
+from common.tokens import mint
+from tools.widget_client import WidgetClient
 
 MESSAGES = 40
 GOAL_SECONDS = 1.0
@@ -117,7 +117,7 @@ def main() -> Dict[str, List[float]]:
         __doc__.split("\n\n", 1)[1].strip(), "",
         "| direction | messages | p50 ms | p95 ms | max ms | over 1 s | goal: every message under 1 s |",
         "|---|---|---|---|---|---|---|", *rows, "",
-        "The console's long-poll checks the tracker store every 150 ms (escalation/service.py), which bounds the "
+        "The console's long-poll checks the tracker store every 150 ms (escalation/web/app.py), which bounds the "
         "customer -> agent delay from below; agent -> customer is one Rasa HTTP call and a socket.io emit.", "",
         "![relay latency](relay_latency.png)",
     ])

@@ -1,4 +1,4 @@
-"""Sentiment and dissatisfaction benchmark for escalation/sentiment.py.
+"""Sentiment and dissatisfaction benchmark for escalation/core/sentiment.py.
 
 1. 3-class sentiment (negative / neutral / positive, +-0.05) on each VADER ground-truth corpus
    (Hutto & Gilbert 2014), for plain VADER and for this project's support-adjusted score, next to
@@ -15,7 +15,7 @@ from typing import Dict, List, Tuple
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from bench.common import REPORTS_DIR, SHARED_DATASETS, grouped_bar_chart, write_report
-from escalation.sentiment import DISSATISFIED_AT, NEUTRAL_BAND, score_message, vader_compound
+from escalation.core.sentiment import DISSATISFIED_AT, NEUTRAL_BAND, score_message, vader_compound
 
 CORPORA = {
     "tweets": ("tweets_GroundTruth.txt", 0.96),

@@ -1,1 +1,2 @@
-"""Escalation: how customers feel, the segment-aware hand-over policy, and the human queue."""
+"""Escalation: the pure decision core (core/), the business's rules (rules.yml, read by rules_file.py),
+the human queue (queue/) and the agent-facing web app (web/)."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from supportbot.settings import Settings, throwaway_settings
+from common.settings import Settings, throwaway_settings
 
 
 @pytest.fixture

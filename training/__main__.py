@@ -16,15 +16,14 @@ import json
 import sys
 from pathlib import Path
 
-from escalation.conversation_log import ConversationLog
-from escalation.queue import HandoffQueue
-from supportbot.profiles import engine_for
-from supportbot.settings import load_settings
+from common.conversation_log import ConversationLog
+from common.database import Database, migrate
+from common.settings import load_settings
+from escalation.queue.handoffs import HandoffQueue
 from training.inbox import inbox_from_stores
 from training.labels import KINDS, LabelError, Labeller
 from training.project import BotProject
 from training.store import ReviewStore
-
 
 
 def main(argv=None) -> int:
@@ -49,14 +48,12 @@ def main(argv=None) -> int:
         return release_module.main(["--rollback"] if args.command == "rollback" else
                                    (["--no-load"] if args.no_load else []))
     settings = load_settings()
-    engine = engine_for(settings.customer_db_url)
-    project, reviews = BotProject(Path(settings.bot_project_dir)), ReviewStore(engine)
-    reviews.create_schema()
+    migrate(settings.customer_db_url)
+    database = Database.from_url(settings.customer_db_url)
+    project, reviews = BotProject(Path(settings.bot_project_dir)), ReviewStore(database)
     if args.command == "inbox":
-        queue = HandoffQueue(engine)
-        queue.create_schema()
-        groups = inbox_from_stores(ConversationLog.for_sqlite_file(settings.tracker_db_path), queue, reviews, project,
-                                   settings.review_confidence_below)
+        groups = inbox_from_stores(ConversationLog.for_sqlite_file(settings.tracker_db_path), HandoffQueue(database),
+                                   reviews, project, settings.review_confidence_below)
         if args.json:
             print(json.dumps([g.as_json() for g in groups], indent=2))
             return 0

@@ -11,7 +11,7 @@ out. Near-duplicates (character n-gram similarity) form one group, with a count,
 wordings, what the bot predicted with which confidence, and the conversation around one occurrence.
 
 Pure functions over events; `inbox_from_stores` feeds them from the tracker store, the queue and the
-reviews (for escalation/service.py and the CLI).
+reviews (for escalation/web/app.py and the CLI).
 """
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import re
 
-from escalation.sentiment import similar_messages
+from common.names import Intent, ReasonCode
+from escalation.core.sentiment import similar_messages
 from training.project import normalize
 
-FALLBACK = "nlu_fallback"
-REQUEST_HUMAN = "request_human"
-NOT_UNDERSTOOD_REASON = "bot did not understand"
+FALLBACK = Intent.NLU_FALLBACK
+REQUEST_HUMAN = Intent.REQUEST_HUMAN
 SIMILARITY = 0.6
 PERSON_WITHIN = 2  # customer messages before a request for a person that count as unresolved
 _WORD = re.compile(r"[a-z]+")
@@ -91,8 +91,8 @@ class Group:
 def _prediction(parse: dict) -> Tuple[str, Optional[str], float]:
     intent = parse.get("intent") or {}
     name, confidence = intent.get("name") or FALLBACK, float(intent.get("confidence") or 0.0)
-    if name == "faq":
-        key = ((parse.get("response_selector") or {}).get("faq") or {}).get("response", {}).get("intent_response_key")
+    if name == Intent.FAQ:
+        key = ((parse.get("response_selector") or {}).get(Intent.FAQ) or {}).get("response", {}).get("intent_response_key")
         return key or name, None, confidence
     if name == FALLBACK:
         ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK]
@@ -211,10 +211,11 @@ RECENT_EVENTS = 20_000  # the inbox looks at this many of the latest messages
 
 
 def inbox_from_stores(log, queue, reviews, project, confidence_below: float) -> List[Group]:
-    """The inbox now: the latest messages (escalation.conversation_log.ConversationLog), handoffs
-    because the bot did not understand (escalation.queue.HandoffQueue), and what is reviewed
-    (training.store.ReviewStore) or already in the project's data (training.project.BotProject)."""
+    """The inbox now: the latest messages (common.conversation_log.ConversationLog), handoffs
+    because the bot did not understand (escalation.queue.handoffs.HandoffQueue, by reason code), and
+    what is reviewed (training.store.ReviewStore) or already in the project's data
+    (training.project.BotProject)."""
     not_understood = {h.conversation_id for h in queue.list(None, limit=5000)
-                      if any(NOT_UNDERSTOOD_REASON in r for r in h.reasons)}
+                      if ReasonCode.NOT_UNDERSTOOD.value in h.reason_codes}
     skip = reviews.reviewed() | set(project.known_texts())
     return build_inbox(log.recent_events(RECENT_EVENTS), confidence_below, not_understood, skip)

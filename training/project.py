@@ -14,11 +14,13 @@ from typing import Dict, List
 
 import yaml
 
-RETRIEVAL_INTENT = "faq"
+from common.names import Intent
+
+RETRIEVAL_INTENT = Intent.FAQ
 # Intents a trainer may not label into: the fallback is predicted, never trained; FAQ messages go to
-# a topic (faq/<topic>); CSAT ratings come from buttons.
-NOT_LABELLABLE = {"nlu_fallback", RETRIEVAL_INTENT}
-OUT_OF_SCOPE = "out_of_scope"
+# a topic (faq/<topic>).
+NOT_LABELLABLE = {Intent.NLU_FALLBACK, RETRIEVAL_INTENT}
+OUT_OF_SCOPE = Intent.OUT_OF_SCOPE
 _EXAMPLE_LINE = re.compile(r"^\s*- (.*)$")
 
 

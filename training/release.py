@@ -29,9 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from escalation.rasa_client import RasaClient, RasaUnavailable
-from supportbot.launcher import RASA, cli_env
-from supportbot.settings import Settings, load_settings
+from common.rasa_api import RasaClient, RasaUnavailable
+from common.rasa_commands import RASA, cli_env
+from common.settings import VAR_DIR, Settings, load_settings
 from training.project import BotProject
 
 # Rasa 3.6 warns about the retrieval intent `faq` being in the domain *and* derived from
@@ -319,8 +319,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.rollback:
         print(json.dumps(rollback(project, settings)))
         return 0
-    from supportbot.settings import VAR_DIR
-
     out = args.out or VAR_DIR / "releases" / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     report = release(project, settings, out, load=not args.no_load)
     print(f"==> {'PASSED' if report['passed'] else 'REFUSED'}; report: {out / 'report.md'}")

@@ -7,11 +7,9 @@ from datetime import datetime
 from typing import List, Optional, Set
 
 from sqlalchemy import Column, DateTime, Integer, String, Text, select
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import declarative_base, sessionmaker
 
-Base = declarative_base()
+from common.database import Base, Database
 TRAIN, TEST = "train", "test"
 
 
@@ -39,21 +37,17 @@ class Review:
 
 
 class ReviewStore:
-    def __init__(self, engine: Engine) -> None:
-        self._sessions = sessionmaker(bind=engine, future=True)
-        self._engine = engine
-
-    def create_schema(self) -> None:
-        Base.metadata.create_all(self._engine)
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     def reviewed(self) -> Set[str]:
-        with self._sessions() as session:
+        with self._database.session() as session:
             return set(session.execute(select(ReviewRow.normalized)).scalars())
 
     def add(self, normalized: str, review: Review) -> bool:
         """False when that message was already reviewed (by someone else, concurrently)."""
         try:
-            with self._sessions.begin() as session:
+            with self._database.session() as session:
                 session.add(ReviewRow(normalized=normalized, text=review.text, label=review.label, split=review.split,
                                       batch=review.batch, trainer=review.trainer, created_at=review.created_at))
             return True
@@ -64,6 +58,6 @@ class ReviewStore:
         query = select(ReviewRow).order_by(ReviewRow.id.desc()).limit(limit)
         if batch:
             query = query.where(ReviewRow.batch == batch)
-        with self._sessions() as session:
+        with self._database.session() as session:
             return [Review(r.text, r.label, r.split, r.batch, r.trainer, r.created_at)
                     for r in session.execute(query).scalars()]

@@ -12,13 +12,14 @@ from typing import Dict, List, Optional
 import pytest
 import requests
 
-from escalation.policy import write_round_the_clock_copy
+from escalation.core.policy import write_round_the_clock_copy
 
-from supportbot import conversation_ids, launcher
-from supportbot.profiles import CustomerRepository
-from supportbot.seed import seed_customers
-from supportbot.tokens import mint
-from supportbot.settings import PROJECT_ROOT, throwaway_settings
+from common import conversation_ids
+from tools import launcher
+from common.crm import CustomerRepository
+from tools.seed import seed_customers
+from common.tokens import mint
+from common.settings import PROJECT_ROOT, throwaway_settings
 
 
 class RunningBot(launcher.System):

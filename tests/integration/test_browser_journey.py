@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from supportbot.profiles import CustomerRepository
-from supportbot.settings import VAR_DIR
+from common.crm import CustomerRepository
+from common.settings import VAR_DIR
 from tests.integration.conftest import running_system
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

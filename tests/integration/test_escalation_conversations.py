@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from escalation.agents import agent_token
+from escalation.queue.agents import agent_token
 
 MESSAGES = {
     "faq": "how long does delivery take?",

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from escalation.agents import agent_token
-from escalation.queue import HandoffQueue
-from supportbot.profiles import engine_for
+from escalation.queue.agents import agent_token
+from escalation.queue.handoffs import HandoffQueue
+from common.crm import engine_for
 
 FAQ = "how much is shipping"
 

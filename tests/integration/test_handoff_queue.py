@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from escalation.queue import ASSIGNED, RESOLVED, WAITING, ClaimConflict, HandoffQueue
+from escalation.queue.handoffs import ASSIGNED, RESOLVED, WAITING, ClaimConflict, HandoffQueue
 
-from supportbot.settings import DEFAULTS, MissingSetting, load_settings
+from common.settings import DEFAULTS, MissingSetting, load_settings
 
 try:
     POSTGRES_ADMIN_URL = load_settings().test_postgres_url  # environment, then .env, then default

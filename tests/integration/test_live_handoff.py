@@ -9,9 +9,9 @@ import time
 import pytest
 import requests
 
-from escalation.agents import agent_token
-from supportbot.profiles import CustomerRepository
-from supportbot.widget_client import WidgetClient
+from escalation.queue.agents import agent_token
+from common.crm import CustomerRepository
+from tools.widget_client import WidgetClient
 
 COMPLAINT = "I'm still waiting for my refund, this is the third time I ask and nobody helps!!!"
 FAQ = "how much does delivery cost"

@@ -5,8 +5,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from supportbot.launcher import RASA, cli_env
-from supportbot.settings import PROJECT_ROOT
+from tools.launcher import RASA, cli_env
+from common.settings import PROJECT_ROOT
 # The one warning Rasa 3.6 always prints for this project (see training/release.py); any other fails.
 from training.release import KNOWN_RASA_WARNING
 

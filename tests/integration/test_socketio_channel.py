@@ -7,8 +7,8 @@ used because python-engineio's asyncio client needs a newer aiohttp than Rasa 3.
 """
 from __future__ import annotations
 
-from supportbot import conversation_ids
-from supportbot.widget_client import WidgetClient
+from common import conversation_ids
+from tools.widget_client import WidgetClient
 
 FAQ_QUESTION = "how much does delivery cost"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from escalation.agents import agent_token
+from escalation.queue.agents import agent_token
 from tests.integration.conftest import running_project_copy
 
 GIFT_WRAP = ["do you do gift wrapping", "can you gift wrap my order", "is gift wrapping available",

@@ -1,6 +1,6 @@
 import pytest
 
-from supportbot.screening import screen_text
+from common.screening import screen_text
 
 
 @pytest.mark.parametrize(

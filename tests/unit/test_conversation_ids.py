@@ -1,7 +1,7 @@
 """Conversation ids bound to the customer they were issued to."""
 import pytest
 
-from supportbot import conversation_ids as ids
+from common import conversation_ids as ids
 
 SECRET = "s" * 43
 

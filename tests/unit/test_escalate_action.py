@@ -9,10 +9,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import escalation as action_module
-from escalation.agents import AgentDirectory
-from escalation.policy import RULES_FILE, parse_rules
-from escalation.queue import HandoffQueue
-from supportbot.profiles import engine_for
+from escalation.queue.agents import AgentDirectory
+from escalation.core.policy import RULES_FILE, parse_rules
+from escalation.queue.handoffs import HandoffQueue
+from common.crm import engine_for
 
 
 def rules_with_hours(hours):

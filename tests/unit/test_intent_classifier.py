@@ -9,7 +9,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from supportbot.intent_classifier import LinearIntentClassifier
+from rasa_plugins.intent_classifier import LinearIntentClassifier
 
 EXAMPLES = {
     "greet": ["hi", "hello", "hey there", "good morning"],

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-from escalation.policy import (
+from escalation.core.policy import (
     HANDOVER, OFFER_OPTIONS, PHONE_CALLBACK, RULES_FILE, SELF_SERVICE, STAY, TICKET, CustomerView, QueueState,
     RulesError, Signals, decide, is_open, load_rules, next_opening, parse_rules,
 )

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from supportbot.profiles import CustomerRepository
-from supportbot.seed import STORED_STAGES, STORED_TIERS, demo_personas, generated_customers, seed_customers
-from supportbot.vocabulary import DEMO_PERSONAS, JourneyStage, Tier
+from common.crm import CustomerRepository
+from tools.seed import STORED_STAGES, STORED_TIERS, demo_personas, generated_customers, seed_customers
+from common.names import DEMO_PERSONAS, JourneyStage, Tier
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 
-from supportbot import rasa_speedups
+from rasa_plugins import speedups as rasa_speedups
 
 SCHEMA = RemoteAction.action_response_format_spec()
 

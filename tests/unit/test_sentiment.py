@@ -1,7 +1,7 @@
 """Message sentiment and the conversation frustration signal, table-driven."""
 import pytest
 
-from escalation.sentiment import Turn, conversation_frustration, score_message
+from escalation.core.sentiment import Turn, conversation_frustration, score_message
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_only_recent_turns_count_for_fallbacks():
 
 
 def test_turns_start_after_the_latest_fresh_start():
-    from escalation.sentiment import turns_from_events
+    from escalation.core.sentiment import turns_from_events
 
     user = lambda text: {"event": "user", "text": text, "parse_data": {"intent": {"name": "faq"}}}
     events = [user("old session"), {"event": "session_started"}, user("this is useless"), {"event": "pause"},

@@ -9,11 +9,11 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import session
-from supportbot.profiles import CustomerRepository
-from supportbot.seed import seed_customers
-from supportbot.tokens import mint
-from supportbot.vocabulary import SEGMENT_SLOTS, Slot
-from supportbot.settings import throwaway_settings
+from common.crm import CustomerRepository
+from tools.seed import seed_customers
+from common.tokens import mint
+from common.names import SEGMENT_SLOTS, Slot
+from common.settings import throwaway_settings
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from supportbot.envfile import render_env
-from supportbot.settings import MissingSetting, load_settings
+from tools.envfile import render_env
+from common.settings import MissingSetting, load_settings
 
 
 def test_missing_secret_names_the_setting(tmp_path: Path):
@@ -37,7 +37,7 @@ def test_rendered_env_has_fresh_distinct_secrets():
 
 
 def test_every_setting_is_documented_in_env_example():
-    from supportbot.settings import DEFAULTS, SECRETS
+    from common.settings import DEFAULTS, SECRETS
 
     example = Path(__file__).resolve().parents[2].joinpath(".env.example").read_text()
     documented = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")}
@@ -45,7 +45,7 @@ def test_every_setting_is_documented_in_env_example():
 
 
 def test_throwaway_settings_are_isolated(tmp_path: Path):
-    from supportbot.settings import throwaway_settings
+    from common.settings import throwaway_settings
 
     first, second = throwaway_settings(tmp_path / "a"), throwaway_settings(tmp_path / "b")
     assert first.customer_token_secret != second.customer_token_secret
@@ -54,7 +54,7 @@ def test_throwaway_settings_are_isolated(tmp_path: Path):
 
 
 def test_env_file_is_created_then_completed_with_new_secrets(tmp_path: Path):
-    from supportbot.envfile import ensure_env_file
+    from tools.envfile import ensure_env_file
 
     example = Path(__file__).resolve().parents[2] / ".env.example"
     target = tmp_path / ".env"

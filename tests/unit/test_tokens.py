@@ -3,7 +3,7 @@ import time
 import jwt
 import pytest
 
-from supportbot.tokens import mint, verify
+from common.tokens import mint, verify
 
 # Tokens below are built when pytest collects the module, maybe minutes before the test runs:
 # they get an hour of validity, not a minute.
@@ -40,7 +40,7 @@ def test_bad_tokens_are_anonymous_with_a_reason(token, reason):
 
 
 def test_token_cli_prints_only_the_token(capsys, monkeypatch):
-    from supportbot import tokens
+    from common import tokens
 
     monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
     monkeypatch.setenv("RASA_TOKEN", "t")

@@ -9,7 +9,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from supportbot.tracker_store import SupportSQLTrackerStore
+from rasa_plugins.tracker_store import SupportSQLTrackerStore
 
 DOMAIN = Domain.from_yaml(
     """

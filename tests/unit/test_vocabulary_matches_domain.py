@@ -3,7 +3,7 @@ from pathlib import Path
 
 import yaml
 
-from supportbot.vocabulary import CSAT_SCORE_ENTITY, SEGMENT_SLOTS, JourneyStage, Slot, Tier
+from common.names import CSAT_SCORE_ENTITY, SEGMENT_SLOTS, JourneyStage, Slot, Tier
 
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "bot" / "domain.yml").read_text())
 

@@ -1,0 +1,81 @@
+"""Reads a conversation's messages straight from Rasa's tracker store, for the agent console.
+
+Rasa's SQL tracker store keeps one row per event (table `events`: an autoincrement `id`,
+`sender_id`, `type_name` and the event's JSON in `data`); the row id orders events and serves as a
+cursor, so the console can ask "what is new since message N" every few hundred milliseconds with one
+indexed query, without loading the whole tracker through Rasa's HTTP API. Reading only: every write
+still goes through Rasa (agents' messages are pushed with its tracker events API), so Rasa remains
+the one writer of its store.
+
+Who said what: `user` events are the customer's; `bot` events carry `metadata.agent` when an agent
+wrote them (escalation/web/app.py sets it), otherwise they are the bot's.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import List, Optional, Tuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+EVENTS = sa.table("events", sa.column("id"), sa.column("sender_id"), sa.column("type_name"), sa.column("data"))
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int  # the tracker store's event id: a cursor for "newer than"
+    sender: str  # "customer", "bot" or "agent"
+    text: str
+    timestamp: Optional[float]
+    agent: Optional[str] = None  # the agent's name for agent messages
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def _message(event_id: int, type_name: str, data: str) -> Optional[Message]:
+    event = json.loads(data)
+    text = event.get("text")
+    if not text:
+        return None
+    if type_name == "user":
+        return Message(event_id, "customer", text, event.get("timestamp"))
+    agent = (event.get("metadata") or {}).get("agent")
+    return Message(event_id, "agent" if agent else "bot", text, event.get("timestamp"), agent)
+
+
+class ConversationLog:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def for_sqlite_file(cls, path: str) -> "ConversationLog":
+        # Read-only use of the file Rasa writes in WAL mode: readers never block the writer.
+        engine = sa.create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 10})
+        return cls(engine)
+
+    def messages(self, conversation_id: str, after: int = 0, limit: int = 500) -> List[Message]:
+        """The conversation's customer, bot and agent messages newer than event id `after`, oldest first."""
+        query = (sa.select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.data)
+                 .where(EVENTS.c.sender_id == conversation_id, EVENTS.c.id > after,
+                        EVENTS.c.type_name.in_(("user", "bot")))
+                 .order_by(EVENTS.c.id).limit(limit))
+        return [m for m in (_message(*row) for row in self._rows(query)) if m is not None]
+
+    def recent_events(self, limit: int) -> List[Tuple[int, str, str, dict]]:
+        """The latest `limit` user and bot events of all conversations, oldest first, as
+        (event id, conversation id, "user" or "bot", the event's JSON): the trainers' inbox reads these."""
+        query = (sa.select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.data)
+                 .where(EVENTS.c.type_name.in_(("user", "bot"))).order_by(EVENTS.c.id.desc()).limit(limit))
+        return [(row[0], row[1], row[2], json.loads(row[3])) for row in reversed(self._rows(query))]
+
+    def _rows(self, query) -> list:
+        try:
+            with self._engine.connect() as connection:
+                return connection.execute(query).all()
+        except (OperationalError, ProgrammingError) as error:
+            if "no such table" in str(error) or "does not exist" in str(error):
+                return []  # Rasa has not written anything yet
+            raise

@@ -1,0 +1,102 @@
+"""What the escalation service asks of the Rasa server, over Rasa's token-protected HTTP API."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import requests
+
+from common.names import Slot
+
+LISTEN = {"event": "action", "name": "action_listen"}
+
+
+class RasaUnavailable(RuntimeError):
+    """The Rasa server did not answer, or refused the request."""
+
+
+class RasaClient:
+    def __init__(self, base_url: str, token: str, timeout: float = 10) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+
+    def _url(self, conversation_id: str, suffix: str) -> str:
+        return f"{self._base}/conversations/{requests.utils.quote(conversation_id, safe='')}/{suffix}"
+
+    def tracker(self, conversation_id: str) -> Dict:
+        try:
+            response = requests.get(self._url(conversation_id, "tracker"), params={"token": self._token},
+                                    timeout=self._timeout)
+        except requests.RequestException as error:
+            raise RasaUnavailable(str(error)) from None
+        if not response.ok:
+            raise RasaUnavailable(f"Rasa answered {response.status_code} for the tracker")
+        return response.json()
+
+    def append_events(self, conversation_id: str, events: List[Dict], deliver: bool = False) -> None:
+        """Appends events to the conversation. With `deliver`, bot messages among them are also sent to
+        the customer on the channel they last wrote from (the widget's socket); Rasa does this even
+        while the conversation is paused, which is how agents' messages reach the customer."""
+        params = {"token": self._token}
+        if deliver:
+            params.update(execute_side_effects="true", output_channel="latest")
+        try:
+            response = requests.post(self._url(conversation_id, "tracker/events"), json=events,
+                                     params=params, timeout=self._timeout)
+        except requests.RequestException as error:
+            raise RasaUnavailable(str(error)) from None
+        if not response.ok:
+            raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
+
+    def loaded_model(self) -> str:
+        """The file name of the model the Rasa server has loaded."""
+        try:
+            response = requests.get(f"{self._base}/status", params={"token": self._token}, timeout=self._timeout)
+        except requests.RequestException as error:
+            raise RasaUnavailable(str(error)) from None
+        if not response.ok:
+            raise RasaUnavailable(f"Rasa answered {response.status_code} for its status")
+        return (response.json().get("model_file") or "").rsplit("/", 1)[-1]
+
+    def load_model(self, model_file: str, timeout: float = 300) -> None:
+        """Replaces the served model (`PUT /model`); Rasa answers once the new one is loaded."""
+        try:
+            response = requests.put(f"{self._base}/model", params={"token": self._token},
+                                    json={"model_file": model_file}, timeout=timeout)
+        except requests.RequestException as error:
+            raise RasaUnavailable(str(error)) from None
+        if response.status_code != 204:
+            raise RasaUnavailable(f"Rasa refused the model ({response.status_code}): {response.text[:300]}")
+
+    def execute(self, conversation_id: str, action: str) -> None:
+        """Runs one bot action (e.g. a response) now, sending what it says on the latest channel."""
+        try:
+            response = requests.post(self._url(conversation_id, "execute"), json={"name": action},
+                                     params={"token": self._token, "output_channel": "latest"},
+                                     timeout=self._timeout)
+        except requests.RequestException as error:
+            raise RasaUnavailable(str(error)) from None
+        if not response.ok:
+            raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
+
+    def say_as_agent(self, conversation_id: str, text: str, agent: str, agent_name: str) -> None:
+        """An agent's message: recorded in the conversation and shown in the customer's chat."""
+        self.append_events(conversation_id, [{"event": "bot", "text": text,
+                                              "metadata": {"agent": agent, "agent_name": agent_name}}],
+                           deliver=True)
+
+    def resume(self, conversation_id: str, slots: Optional[Dict] = None) -> None:
+        """Hands the conversation back to the bot; messages sent during the handoff stay unanswered.
+
+        After `resume`, an `action_listen` puts the dialogue back in its listening state, so the
+        customer's next message is handled like any first message (rules match again)."""
+        events = [{"event": "resume"}]
+        events += [{"event": "slot", "name": name, "value": value} for name, value in (slots or {}).items()]
+        self.append_events(conversation_id, events + [LISTEN])
+
+    def hand_back_asking_for_csat(self, conversation_id: str, handoff_id: str) -> None:
+        """Resumes the bot, which asks the customer to rate the help they got (utter_ask_csat, with
+        1-5 buttons); the rating is then recorded by action_record_csat for this handoff."""
+        self.resume(conversation_id, {Slot.CSAT_HANDOFF_ID: handoff_id})
+        self.execute(conversation_id, "utter_ask_csat")
+        self.append_events(conversation_id, [LISTEN])  # waiting for the answer, as after any bot turn

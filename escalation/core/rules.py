@@ -1,0 +1,185 @@
+"""The business's escalation rules as plain data, parsed and validated from a mapping (the YAML file is
+read by escalation/rules_file.py). Every problem is reported with its place, all at once.
+
+`round_the_clock(data)` gives the same rules with agents working 24/7, for tests and benchmarks whose
+results must not depend on the hour they run at.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import time
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from common.names import HandoffChannel, Tier
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class RulesError(ValueError):
+    """escalation/rules.yml is invalid; the message lists every problem with its place."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    sentiment_at_most: float
+    frustration_at_least: float
+    fallbacks_at_least: int
+    turns_at_least: int
+
+
+@dataclass(frozen=True)
+class SegmentRule:
+    queue: str
+    priority: int
+    sla_minutes: float
+    channel: str
+    self_service_first: bool
+    handover: Thresholds
+
+
+@dataclass(frozen=True)
+class Rules:
+    timezone: ZoneInfo
+    hours: Mapping[str, Optional[Tuple[time, time]]]
+    queues: Tuple[str, ...]
+    segments: Mapping[str, SegmentRule]
+    upset_sentiment: float
+    upset_frustration: float
+    detractor_nps_at_most: int
+    low_csat_at_most: int
+    sentiment_relief: float
+    frustration_relief: float
+    satisfaction_boost: int
+    buying_queue: str
+    buying_boost: int
+    buying_intents: Tuple[str, ...]
+    at_risk_queue: str
+    at_risk_boost: int
+    churn_intents: Tuple[str, ...]
+    competitors: Tuple[str, ...]
+
+
+
+# --- Loading and validating the rules ------------------------------------------------------------
+
+def _number(errors: List[str], where: str, value, kind=float, minimum=None, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        errors.append(f"{where} must be a {'whole ' if kind is int else ''}number, got {value!r}")
+        return kind(0)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        errors.append(f"{where} must be between {minimum} and {maximum}, got {value}")
+    return kind(value)
+
+
+def _section(errors: List[str], data: Mapping, key: str, where: str = "") -> Mapping:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(value, Mapping):
+        errors.append(f"{where}{key} is missing or not a mapping")
+        return {}
+    return value
+
+
+def _clock(errors: List[str], where: str, value) -> time:
+    if str(value) == "24:00":
+        return time.max  # the end of the day
+    try:
+        hours, minutes = str(value).split(":")
+        return time(int(hours), int(minutes))
+    except (ValueError, TypeError):
+        errors.append(f"{where} must look like \"08:30\", got {value!r}")
+        return time(0, 0)
+
+
+def parse_rules(data: Mapping) -> Rules:
+    errors: List[str] = []
+    hours_section = _section(errors, data, "business_hours")
+    try:
+        timezone = ZoneInfo(str(hours_section.get("timezone", "")))
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(f"business_hours.timezone is not a known time zone: {hours_section.get('timezone')!r}")
+        timezone = ZoneInfo("UTC")
+    days = _section(errors, hours_section, "days", "business_hours.")
+    hours: Dict[str, Optional[Tuple[time, time]]] = {}
+    for day in DAYS:
+        span = days.get(day)
+        if span is None:
+            hours[day] = None
+        elif isinstance(span, list) and len(span) == 2:
+            start, end = (_clock(errors, f"business_hours.days.{day}", v) for v in span)
+            if end <= start:
+                errors.append(f"business_hours.days.{day} must end after it starts")
+            hours[day] = (start, end)
+        else:
+            errors.append(f"business_hours.days.{day} must be [\"HH:MM\", \"HH:MM\"] or null")
+    queues = tuple(data.get("queues") or ())
+    if not queues or not all(isinstance(q, str) for q in queues):
+        errors.append("queues must be a list of queue names")
+    segments_section = _section(errors, data, "segments")
+    segments: Dict[str, SegmentRule] = {}
+    for tier in Tier:
+        where = f"segments.{tier.value}"
+        rule = segments_section.get(tier.value)
+        if not isinstance(rule, Mapping):
+            errors.append(f"{where} is missing: every tier needs rules ({', '.join(t.value for t in Tier)})")
+            continue
+        if rule.get("queue") not in queues:
+            errors.append(f"{where}.queue must be one of {list(queues)}, got {rule.get('queue')!r}")
+        if rule.get("channel") not in HandoffChannel.ALL:
+            errors.append(f"{where}.channel must be one of {list(HandoffChannel.ALL)}, got {rule.get('channel')!r}")
+        handover = _section(errors, rule, "handover", f"{where}.")
+        segments[tier.value] = SegmentRule(
+            queue=rule.get("queue"),
+            priority=_number(errors, f"{where}.priority", rule.get("priority"), int, 1, 9),
+            sla_minutes=_number(errors, f"{where}.sla_minutes", rule.get("sla_minutes"), float, 0.1, 60 * 24 * 14),
+            channel=rule.get("channel"),
+            self_service_first=bool(rule.get("self_service_first", False)),
+            handover=Thresholds(
+                _number(errors, f"{where}.handover.sentiment_at_most", handover.get("sentiment_at_most"), float, -1, 1),
+                _number(errors, f"{where}.handover.frustration_at_least", handover.get("frustration_at_least"),
+                        float, 0, 1),
+                _number(errors, f"{where}.handover.fallbacks_at_least", handover.get("fallbacks_at_least"), int, 1, 99),
+                _number(errors, f"{where}.handover.turns_at_least", handover.get("turns_at_least"), int, 1, 999),
+            ),
+        )
+    upset = _section(errors, data, "clearly_upset")
+    satisfaction = _section(errors, data, "satisfaction")
+    journey = _section(errors, data, "journey")
+    buying = _section(errors, journey, "buying", "journey.")
+    at_risk = _section(errors, journey, "at_risk", "journey.")
+    churn = _section(errors, data, "churn")
+    for where, queue in (("journey.buying.queue", buying.get("queue")), ("journey.at_risk.queue", at_risk.get("queue"))):
+        if queue not in queues:
+            errors.append(f"{where} must be one of {list(queues)}, got {queue!r}")
+    rules = Rules(
+        timezone=timezone, hours=hours, queues=queues, segments=segments,
+        upset_sentiment=_number(errors, "clearly_upset.sentiment_at_most", upset.get("sentiment_at_most"), float, -1, 1),
+        upset_frustration=_number(errors, "clearly_upset.frustration_at_least", upset.get("frustration_at_least"),
+                                  float, 0, 1),
+        detractor_nps_at_most=_number(errors, "satisfaction.detractor_nps_at_most",
+                                      satisfaction.get("detractor_nps_at_most"), int, 0, 10),
+        low_csat_at_most=_number(errors, "satisfaction.low_csat_at_most", satisfaction.get("low_csat_at_most"), int, 1, 5),
+        sentiment_relief=_number(errors, "satisfaction.sentiment_relief", satisfaction.get("sentiment_relief"),
+                                 float, 0, 2),
+        frustration_relief=_number(errors, "satisfaction.frustration_relief", satisfaction.get("frustration_relief"),
+                                   float, 0, 1),
+        satisfaction_boost=_number(errors, "satisfaction.priority_boost", satisfaction.get("priority_boost"), int, 0, 8),
+        buying_queue=buying.get("queue"), buying_boost=_number(errors, "journey.buying.priority_boost",
+                                                               buying.get("priority_boost"), int, 0, 8),
+        buying_intents=tuple(buying.get("intents") or ()),
+        at_risk_queue=at_risk.get("queue"), at_risk_boost=_number(errors, "journey.at_risk.priority_boost",
+                                                                  at_risk.get("priority_boost"), int, 0, 8),
+        churn_intents=tuple(churn.get("intents") or ()),
+        competitors=tuple(str(c).lower() for c in churn.get("competitors") or ()),
+    )
+    if errors:
+        raise RulesError("Invalid escalation rules:\n  - " + "\n  - ".join(errors))
+    return rules
+
+
+def round_the_clock(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """The rules mapping `data` with every day open 00:00-24:00."""
+    rules = copy.deepcopy(dict(data))
+    rules["business_hours"]["days"] = {day: ["00:00", "24:00"] for day in DAYS}
+    return rules

@@ -1,0 +1,270 @@
+"""The human queue: handoffs waiting for, or being worked by, agents. SQLAlchemy on any database.
+
+Guarantees, on SQLite and PostgreSQL alike:
+- enqueueing is idempotent per conversation: one open handoff per conversation (a unique
+  `open_key`, set while the handoff is open and cleared when it closes);
+- claiming is atomic: a compare-and-set UPDATE ... WHERE status = 'waiting', so two agents can
+  never both get a handoff, and a losing claim is reported as a conflict;
+- a claimed handoff carries a lease; an agent who goes silent past it loses the handoff, which
+  returns to the queue (`release_expired_leases`);
+- an SLA breach is recorded once, when a handoff is still waiting past its due time.
+Reasons are stored as JSON objects `{"code", "text"}` (escalation.core.reasons.Reason).
+The schema is made and changed by the migrations in migrations/ (common.database.migrate).
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+from sqlalchemy import Column, DateTime, Integer, String, Text, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from common.database import Base, Database
+from common.names import CSAT_SCALE, HandoffChannel, HandoffStatus
+
+WAITING, ASSIGNED, RESOLVED, ABANDONED = (HandoffStatus.WAITING, HandoffStatus.ASSIGNED, HandoffStatus.RESOLVED,
+                                          HandoffStatus.ABANDONED)
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+class HandoffRow(Base):
+    __tablename__ = "handoffs"
+
+    id = Column(String(36), primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    open_key = Column(String(128), unique=True, nullable=True)  # = conversation_id while open
+    customer_id = Column(String(64), nullable=True)
+    tier = Column(String(16), nullable=False)
+    segment = Column(Text, nullable=False)  # JSON snapshot of the segment at handoff time
+    queue = Column(String(32), nullable=False, index=True)
+    priority = Column(Integer, nullable=False)
+    channel = Column(String(16), nullable=False, default=HandoffChannel.LIVE_CHAT,
+                     server_default=HandoffChannel.LIVE_CHAT)  # live_chat / phone_callback / ticket
+    reasons = Column(Text, nullable=False)  # JSON list of {"code", "text"}
+    status = Column(String(16), nullable=False, index=True)
+    agent_id = Column(String(64), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    sla_due_at = Column(DateTime(timezone=True), nullable=False, index=True)
+    claimed_at = Column(DateTime(timezone=True), nullable=True)
+    lease_expires_at = Column(DateTime(timezone=True), nullable=True)
+    resolved_at = Column(DateTime(timezone=True), nullable=True)
+    sla_breached_at = Column(DateTime(timezone=True), nullable=True)
+    csat = Column(Integer, nullable=True)  # the customer's 1-5 rating after the resolution
+    csat_at = Column(DateTime(timezone=True), nullable=True)
+
+
+@dataclass(frozen=True)
+class Handoff:
+    id: str
+    conversation_id: str
+    customer_id: Optional[str]
+    tier: str
+    segment: dict
+    queue: str
+    priority: int
+    channel: str
+    reasons: List[dict]  # {"code": a common.names.ReasonCode value, "text": words for agents}
+    status: str
+    agent_id: Optional[str]
+    created_at: datetime
+    sla_due_at: datetime
+    claimed_at: Optional[datetime]
+    lease_expires_at: Optional[datetime]
+    resolved_at: Optional[datetime]
+    sla_breached_at: Optional[datetime]
+    csat: Optional[int] = None
+    csat_at: Optional[datetime] = None
+
+
+    @property
+    def reason_codes(self) -> List[str]:
+        return [reason["code"] for reason in self.reasons]
+
+
+class ClaimConflict(Exception):
+    """Another agent has the handoff, or it is no longer waiting."""
+
+
+class NotFound(Exception):
+    """No handoff with that id."""
+
+
+def _utc(value: Optional[datetime]) -> Optional[datetime]:
+    # SQLite returns naive datetimes; everything here is UTC.
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _to_handoff(row: HandoffRow) -> Handoff:
+    return Handoff(
+        row.id, row.conversation_id, row.customer_id, row.tier, json.loads(row.segment), row.queue,
+        row.priority, row.channel, json.loads(row.reasons), row.status, row.agent_id, _utc(row.created_at),
+        _utc(row.sla_due_at), _utc(row.claimed_at), _utc(row.lease_expires_at), _utc(row.resolved_at),
+        _utc(row.sla_breached_at), row.csat, _utc(row.csat_at),
+    )
+
+
+# Agents take handoffs in this order: the earliest SLA due time first, then priority, then age.
+QUEUE_ORDER = (HandoffRow.sla_due_at, HandoffRow.priority, HandoffRow.created_at, HandoffRow.id)
+
+
+class HandoffQueue:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def enqueue(self, conversation_id: str, customer_id: Optional[str], tier: str, segment: dict, queue: str,
+                priority: int, reasons: Sequence[dict], sla_seconds: int, now: datetime,
+                channel: str = HandoffChannel.LIVE_CHAT) -> Handoff:
+        """The conversation's open handoff: an existing one, or a new waiting one."""
+        existing = self.open_for(conversation_id)
+        if existing is not None:
+            return existing
+        row = HandoffRow(
+            id=str(uuid.uuid4()), conversation_id=conversation_id, open_key=conversation_id,
+            customer_id=customer_id, tier=tier, segment=json.dumps(segment, default=str), queue=queue,
+            priority=priority, channel=channel, reasons=json.dumps(list(reasons)), status=WAITING, created_at=now,
+            sla_due_at=now + timedelta(seconds=sla_seconds),
+        )
+        try:
+            with self._database.session() as session:
+                session.add(row)
+        except IntegrityError:  # a concurrent enqueue for the same conversation won
+            existing = self.open_for(conversation_id)
+            if existing is None:
+                raise
+            return existing
+        return _to_handoff(row)
+
+    def open_for(self, conversation_id: str) -> Optional[Handoff]:
+        with self._database.session() as session:
+            row = session.execute(select(HandoffRow).where(HandoffRow.open_key == conversation_id)).scalar()
+            return _to_handoff(row) if row is not None else None
+
+    def get(self, handoff_id: str) -> Handoff:
+        with self._database.session() as session:
+            row = session.get(HandoffRow, handoff_id)
+            if row is None:
+                raise NotFound(handoff_id)
+            return _to_handoff(row)
+
+    def list(self, status: Optional[str] = WAITING, queues: Optional[Iterable[str]] = None,
+             limit: int = 200, agent_id: Optional[str] = None) -> List[Handoff]:
+        """Handoffs with `status` (any when None) in queue order; only those in `queues` when given,
+        plus, with `agent_id`, that agent's own wherever they are."""
+        query = select(HandoffRow)
+        if status:
+            query = query.where(HandoffRow.status == status)
+        if queues is not None:
+            visible = HandoffRow.queue.in_(list(queues))
+            query = query.where(or_(visible, HandoffRow.agent_id == agent_id) if agent_id else visible)
+        with self._database.session() as session:
+            rows = session.execute(query.order_by(*QUEUE_ORDER).limit(limit)).scalars().all()
+            return [_to_handoff(r) for r in rows]
+
+    def waiting_counts(self) -> dict:
+        with self._database.session() as session:
+            rows = session.execute(select(HandoffRow.queue, func.count()).where(HandoffRow.status == WAITING)
+                                   .group_by(HandoffRow.queue)).all()
+        return {queue: count for queue, count in rows}
+
+    def claim(self, handoff_id: str, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Handoff:
+        """Atomically gives a waiting handoff to `agent_id`; ClaimConflict when someone else has it."""
+        with self._database.session() as session:
+            result = session.execute(
+                update(HandoffRow)
+                .where(and_(HandoffRow.id == handoff_id, HandoffRow.status == WAITING))
+                .values(status=ASSIGNED, agent_id=agent_id, claimed_at=now, lease_expires_at=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+            claimed = result.rowcount == 1
+        if not claimed:
+            current = self.get(handoff_id)  # raises NotFound for an unknown id
+            raise ClaimConflict(f"handoff {handoff_id} is {current.status}"
+                                + (f" (agent {current.agent_id})" if current.agent_id else ""))
+        return self.get(handoff_id)
+
+    def claim_next(self, agent_id: str, now: datetime, queues: Optional[Iterable[str]] = None,
+                   lease: timedelta = DEFAULT_LEASE, batch: int = 20) -> Optional[Handoff]:
+        """The first waiting handoff in queue order that this agent wins, or None."""
+        while True:
+            candidates = self.list(WAITING, queues, limit=batch)
+            if not candidates:
+                return None
+            for candidate in candidates:
+                try:
+                    return self.claim(candidate.id, agent_id, now, lease)
+                except ClaimConflict:
+                    continue  # another agent was faster; try the next one
+
+    def _owned_update(self, handoff_id: str, agent_id: str, values: dict, statuses=(ASSIGNED,)) -> Handoff:
+        with self._database.session() as session:
+            result = session.execute(
+                update(HandoffRow)
+                .where(and_(HandoffRow.id == handoff_id, HandoffRow.agent_id == agent_id,
+                            HandoffRow.status.in_(statuses)))
+                .values(**values).execution_options(synchronize_session=False)
+            )
+            changed = result.rowcount == 1
+        if not changed:
+            current = self.get(handoff_id)
+            raise ClaimConflict(f"handoff {handoff_id} is {current.status}"
+                                + (f" and belongs to {current.agent_id}" if current.agent_id else ""))
+        return self.get(handoff_id)
+
+    def heartbeat(self, handoff_id: str, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Handoff:
+        return self._owned_update(handoff_id, agent_id, {"lease_expires_at": now + lease})
+
+    def resolve(self, handoff_id: str, agent_id: str, now: datetime) -> Handoff:
+        return self._owned_update(handoff_id, agent_id, {"status": RESOLVED, "resolved_at": now, "open_key": None,
+                                                         "lease_expires_at": None})
+
+    def transfer(self, handoff_id: str, agent_id: str, queue: str, now: datetime) -> Handoff:
+        """Back to waiting, in another queue; the SLA due time is kept."""
+        return self._owned_update(handoff_id, agent_id, {"status": WAITING, "queue": queue, "agent_id": None,
+                                                         "claimed_at": None, "lease_expires_at": None})
+
+    def record_csat(self, handoff_id: str, score: int, now: datetime) -> Handoff:
+        """Stores the customer's rating of a resolved handoff (a later rating replaces it)."""
+        if score not in CSAT_SCALE:
+            raise ValueError(f"a CSAT rating is {CSAT_SCALE.start} to {CSAT_SCALE.stop - 1}, got {score!r}")
+        with self._database.session() as session:
+            result = session.execute(
+                update(HandoffRow).where(and_(HandoffRow.id == handoff_id, HandoffRow.status == RESOLVED))
+                .values(csat=score, csat_at=now).execution_options(synchronize_session=False)
+            )
+            changed = result.rowcount == 1
+        if not changed:
+            current = self.get(handoff_id)  # NotFound for an unknown id
+            raise ClaimConflict(f"handoff {handoff_id} is {current.status}, not resolved")
+        return self.get(handoff_id)
+
+    def release_expired_leases(self, now: datetime) -> int:
+        """Handoffs whose agent went silent go back to the queue; returns how many."""
+        with self._database.session() as session:
+            result = session.execute(
+                update(HandoffRow)
+                .where(and_(HandoffRow.status == ASSIGNED, HandoffRow.lease_expires_at < now))
+                .values(status=WAITING, agent_id=None, claimed_at=None, lease_expires_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount
+
+    def upkeep(self, now: datetime) -> Tuple[int, int]:
+        """What runs on a timer: expired leases released, SLA breaches recorded; returns both counts.
+        Both are idempotent, so several processes may run it."""
+        return self.release_expired_leases(now), self.record_sla_breaches(now)
+
+    def record_sla_breaches(self, now: datetime) -> int:
+        """Marks handoffs still waiting past their SLA due time, once each; returns how many."""
+        with self._database.session() as session:
+            result = session.execute(
+                update(HandoffRow)
+                .where(and_(HandoffRow.status == WAITING, HandoffRow.sla_due_at < now,
+                            HandoffRow.sla_breached_at.is_(None)))
+                .values(sla_breached_at=now).execution_options(synchronize_session=False)
+            )
+            return result.rowcount

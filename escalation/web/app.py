@@ -1,0 +1,158 @@
+"""The escalation service's web app (port 8000): an app factory and the parts every blueprint shares.
+
+`create_app(services, blueprints)` builds one Sanic app from blueprints named by audience: the website
+and its demo tokens (site.py), sign-in (accounts.py), the agents' console API (agents_api.py), and
+whatever the top-level wiring adds (the trainers' API, from training/). Handlers only parse, call the
+queue, the CRM or Rasa, and raise; errors become JSON `{"error": "..."}` here, in one place: 400 for
+bad input, 401 without valid credentials, 403 for what the agent may not touch, 404, 409 when another
+agent was faster or the handoff is closed, 502 when Rasa cannot be reached. Blocking database and
+HTTP calls run in a thread pool (`blocking`), so one slow query never stalls the other requests.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import logging
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Iterable, Optional, Type
+
+from sanic import Blueprint, Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, json as json_response
+
+from common.conversation_log import ConversationLog
+from common.crm import CustomerRepository
+from common.rasa_api import RasaClient, RasaUnavailable
+from common.settings import Settings
+from escalation.core.rules import Rules
+from escalation.queue.agents import AgentDirectory
+from escalation.queue.handoffs import ClaimConflict, HandoffQueue, NotFound
+
+logger = logging.getLogger(__name__)
+QUEUE_UPKEEP_SECONDS = 5  # how often silent agents' leases expire and SLA breaches are recorded
+LONG_POLL_MAX_SECONDS = 25
+
+
+class ApiError(Exception):
+    """An answer to the client: its HTTP status and a message saying what to do."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# Domain errors and the HTTP status they become (more can be added by the wiring).
+ERROR_STATUSES: Dict[Type[Exception], int] = {NotFound: 404, ClaimConflict: 409, RasaUnavailable: 502}
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the handlers work with. Tests build it with fakes (a Rasa client, a clock)."""
+
+    settings: Settings
+    rules: Rules
+    queue: HandoffQueue
+    agents: AgentDirectory
+    customers: CustomerRepository
+    rasa: RasaClient
+    log: ConversationLog
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+async def blocking(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Runs a blocking call (database, HTTP) in the thread pool and waits for it without blocking the loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args, **kwargs))
+
+
+def json_body(request: Request) -> Optional[dict]:
+    """The request's JSON object, or None when the body is empty or not an object."""
+    try:
+        body = request.json if request.body else None
+    except Exception:  # sanic raises on invalid JSON
+        raise ApiError(400, "The request body must be valid JSON.") from None
+    return body if isinstance(body, dict) else None
+
+
+def plain(record: Any, fields: Optional[Iterable[str]] = None) -> dict:
+    """A dataclass as JSON-ready values (datetimes as ISO 8601), optionally only `fields`."""
+    data = dataclasses.asdict(record)
+    if fields:
+        data = {key: data[key] for key in fields}
+    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in data.items()}
+
+
+def _error(status: int, message: str) -> HTTPResponse:
+    return json_response({"error": message}, status=status)
+
+
+def create_app(services: Services, blueprints: Iterable[Blueprint],
+               error_statuses: Optional[Dict[Type[Exception], int]] = None) -> Sanic:
+    statuses = {**ERROR_STATUSES, **(error_statuses or {})}
+    app = Sanic(f"escalation-{uuid.uuid4().hex[:8]}")
+    app.config.RESPONSE_TIMEOUT = LONG_POLL_MAX_SECONDS + 30
+    app.ctx.services = services
+    for blueprint in blueprints:
+        app.blueprint(blueprint)
+
+    @app.get("/health")
+    async def health(_: Request) -> HTTPResponse:
+        return json_response({"status": "ok"})
+
+    @app.middleware("response")
+    async def no_sniffing(_: Request, response: HTTPResponse) -> None:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+
+    @app.exception(Exception)
+    async def as_json(request: Request, error: Exception) -> HTTPResponse:
+        return _error_response(request, error, statuses)
+
+    _run_queue_upkeep(app, services)
+    return app
+
+
+def _error_response(request: Request, error: Exception, statuses: Dict[Type[Exception], int]) -> HTTPResponse:
+    if isinstance(error, ApiError):
+        return _error(error.status, str(error))
+    status = next((code for kind, code in statuses.items() if isinstance(error, kind)), None)
+    if status is not None:
+        return _error(status, str(error))
+    if isinstance(sys.exc_info()[1], asyncio.CancelledError):
+        # Sanic cancelled the handler because the client left (e.g. closed the console during a
+        # long-poll) and reports it as a 503; nothing went wrong on our side.
+        logger.debug("Client went away during %s", request.path)
+        return _error(499, "The client closed the request.")
+    status = getattr(error, "status_code", 500)
+    if status >= 500:
+        logger.exception("Unexpected error on %s", request.path, exc_info=error)
+        return _error(500, "Something went wrong on our side; the error is in the service log.")
+    return _error(status, str(error))
+
+
+def _run_queue_upkeep(app: Sanic, services: Services) -> None:
+    """Returns silent agents' handoffs to the queue and records SLA breaches on a timer (not when
+    someone happens to list the queue)."""
+    tasks: list = []
+
+    async def upkeep_loop() -> None:
+        while True:
+            try:
+                released, breached = await blocking(services.queue.upkeep, services.clock())
+                if released or breached:
+                    logger.info("Queue upkeep: %d lease(s) expired, %d SLA breach(es) recorded", released, breached)
+            except Exception:  # a database hiccup must not end the loop; the next round retries
+                logger.exception("Queue upkeep failed; retrying in %s s", QUEUE_UPKEEP_SECONDS)
+            await asyncio.sleep(QUEUE_UPKEEP_SECONDS)
+
+    @app.listener("after_server_start")
+    async def start_upkeep(_app: Sanic, _loop: Any) -> None:
+        tasks.append(asyncio.get_running_loop().create_task(upkeep_loop()))
+
+    @app.listener("before_server_stop")
+    async def stop_upkeep(_app: Sanic, _loop: Any) -> None:
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,251 @@
+"""Rasa input channels that screen what customers send before the bot sees it.
+
+Both the REST and the socket.io (website widget) channels get the same rules, from one function:
+control characters are removed, and empty or oversized messages are answered with a clear message
+instead of reaching the NLU pipeline. On REST, a body that is not a JSON object, or a sender or
+message of the wrong type, gets a JSON 4xx.
+
+Both also bind conversations to identities (common/conversation_ids.py): a customer's token
+opens only that customer's conversations, and a conversation issued to a customer cannot be read or
+written without their token. On REST the token travels in each request's metadata; on socket.io it
+is given once, when the socket connects (`?customer_token=` in the socket URL), and the server
+issues or confirms the session id in `session_confirm`.
+
+Configured in bot/credentials.yml in place of Rasa's own `rest` and `socketio` channels; the
+webhook paths stay the same (/webhooks/rest/webhook, /socket.io).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from functools import lru_cache
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from urllib.parse import parse_qs
+
+from sanic import Blueprint, response
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from socketio import AsyncServer
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from common import conversation_ids
+from rasa_plugins import speedups
+from common.screening import DEFAULT_MAX_CHARS, screen_text
+from common.settings import Settings, load_settings
+from common.tokens import verify
+from common.names import CUSTOMER_TOKEN_KEY
+
+logger = logging.getLogger(__name__)
+MAX_SENDER_ID_LENGTH = 128
+SENDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]+$")
+
+# This module is loaded by every Rasa server of the project (bot/credentials.yml names it).
+speedups.install()
+
+
+def max_message_chars() -> int:
+    # The Rasa server gets this from the launcher's environment (settings: MAX_MESSAGE_CHARS).
+    return int(os.environ.get("MAX_MESSAGE_CHARS", DEFAULT_MAX_CHARS))
+
+
+def screening(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]]
+) -> Callable[[UserMessage], Awaitable[Any]]:
+    """Wraps Rasa's message handler: refused messages are answered here and go no further."""
+    limit = max_message_chars()
+
+    async def screened_handler(message: UserMessage) -> Any:
+        result = screen_text(message.text, limit)
+        if result.problem is not None:
+            logger.info("Refused a %s message from %s", result.problem, message.sender_id)
+            await message.output_channel.send_text_message(message.sender_id, result.reply)
+            return None
+        message.text = result.text
+        return await on_new_message(message)
+
+    return screened_handler
+
+
+class BadRequest(SanicException):
+    status_code = 400
+    quiet = True
+
+
+class Forbidden(SanicException):
+    status_code = 403
+    quiet = True
+
+
+@lru_cache(maxsize=1)
+def _settings() -> Settings:
+    return load_settings()  # the Rasa process gets every setting from the launcher's environment
+
+
+def token_subject(token: Any) -> Optional[str]:
+    """The customer a token names, or None (anonymous) when it is missing or does not verify."""
+    settings = _settings()
+    return verify(token, settings.customer_token_secret, settings.customer_token_issuer).subject
+
+
+def conversation_secret() -> str:
+    return _settings().customer_token_secret
+
+
+NOT_YOURS = ("This conversation belongs to another customer, or to a signed-in customer whose token "
+             "was not sent. Start a new conversation (a new sender id) or send the customer's token.")
+
+
+def _json_object(request: Request) -> dict:
+    try:
+        body = request.json
+    except Exception:  # sanic raises on invalid JSON or undecodable bytes
+        raise BadRequest("The request body must be valid UTF-8 JSON.")
+    if not isinstance(body, dict):
+        raise BadRequest('The request body must be a JSON object like {"sender": "...", "message": "..."}.')
+    return body
+
+
+class GuardedRestInput(RestInput):
+    """Rasa's REST channel with input screening."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    async def _extract_sender(self, request: Request) -> Optional[Text]:
+        sender = _json_object(request).get("sender")
+        if not isinstance(sender, str) or not sender or len(sender) > MAX_SENDER_ID_LENGTH \
+                or not SENDER_ID_PATTERN.match(sender):
+            raise BadRequest(
+                f'"sender" must be 1 to {MAX_SENDER_ID_LENGTH} letters, digits or ._:@- characters.'
+            )
+        return sender
+
+    def _extract_message(self, request: Request) -> Optional[Text]:
+        message = _json_object(request).get("message")
+        if message is not None and not isinstance(message, str):
+            raise BadRequest('"message" must be a string.')
+        return message
+
+    def get_metadata(self, request: Request) -> Optional[dict]:
+        metadata = _json_object(request).get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise BadRequest('"metadata" must be a JSON object.')
+        return metadata
+
+    def _extract_input_channel(self, request: Request) -> Text:
+        # Always this channel: a client must not be able to pose as another one.
+        return self.name()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        blueprint = super().blueprint(screening(on_new_message))
+
+        @blueprint.middleware("request")
+        async def only_own_conversation(request: Request) -> None:
+            if request.method != "POST" or not request.path.endswith("/webhook"):
+                return
+            sender = await self._extract_sender(request)
+            token = (self.get_metadata(request) or {}).get(CUSTOMER_TOKEN_KEY)
+            if not conversation_ids.may_use(sender, token_subject(token), conversation_secret()):
+                logger.warning("REST message refused: sender %s is not bound to the token sent", sender)
+                raise Forbidden(NOT_YOURS)
+
+        return blueprint
+
+
+def _query_token(environ: Dict) -> Optional[str]:
+    values = parse_qs(environ.get("QUERY_STRING", "")).get(CUSTOMER_TOKEN_KEY)
+    return values[0] if values else None
+
+
+class GuardedSocketIOInput(SocketIOInput):
+    """Rasa's socket.io channel (used by the website widget) with input screening and conversations
+    bound to the identity the socket connected with.
+
+    The protocol is Rasa's (and rasa-webchat's): `session_request` {session_id} is answered with
+    `session_confirm`; `user_uttered` {message, session_id, customData}; replies are `bot_uttered`
+    to the room named after the session id, which is also the Rasa conversation id. What differs:
+    the server confirms the requested session id only when it was issued to this socket's customer,
+    and otherwise issues a new one (the widget then starts a fresh chat); messages are accepted only
+    for the session this socket was confirmed in; the customer token in the message metadata is the
+    one the socket connected with, so the segment always matches the conversation's owner.
+    """
+
+    @classmethod
+    def name(cls) -> Text:
+        return "socketio"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        handle = screening(on_new_message)
+        # Origins are checked by the Rasa server's CORS settings, as in Rasa's own channel.
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        self.sio = sio  # Rasa's get_output_channel() uses it to push agents' messages
+        connections: Dict[str, Dict[str, Any]] = {}  # socket id -> token, customer, confirmed session
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> Any:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            token = (auth or {}).get(CUSTOMER_TOKEN_KEY) if isinstance(auth, dict) else None
+            token = token or _query_token(environ)
+            subject = token_subject(token)
+            if token and subject is None:
+                logger.warning("Socket %s sent a customer token that does not verify; anonymous", sid)
+            connections[sid] = {"token": token if subject else None, "subject": subject, "session": None}
+            return True
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text) -> None:
+            connections.pop(sid, None)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            connection = connections.get(sid)
+            if connection is None:
+                return
+            requested = (data or {}).get("session_id") if isinstance(data, dict) else None
+            subject = connection["subject"]
+            if requested and conversation_ids.belongs_to(requested, subject, conversation_secret()):
+                session_id = requested
+            else:
+                if requested:
+                    logger.info("Socket %s asked for a session not issued to it; issuing a new one", sid)
+                session_id = conversation_ids.issue(subject, conversation_secret())
+            previous = connection["session"]
+            if previous and previous != session_id:
+                sio.leave_room(sid, previous, namespace=self.namespace)
+            connection["session"] = session_id
+            sio.enter_room(sid, session_id, namespace=self.namespace)  # python-socketio < 5.10: sync
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Dict) -> None:
+            connection = connections.get(sid)
+            if connection is None or not isinstance(data, dict):
+                return
+            session_id = connection["session"]
+            if not session_id or data.get("session_id") != session_id:
+                logger.warning("Socket %s sent a message for a session it was not confirmed in", sid)
+                await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+                return
+            metadata = data.get(self.metadata_key) or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            if not isinstance(metadata, dict):
+                metadata = {}
+            metadata = {**metadata, CUSTOMER_TOKEN_KEY: connection["token"]}
+            message = UserMessage(data.get("message", ""), SocketIOOutput(sio, self.bot_message_evt), session_id,
+                                  input_channel=self.name(), metadata=metadata)
+            await handle(message)
+
+        return webhook

@@ -1,0 +1,117 @@
+"""The escalation module inside the Rasa server: thin adapters of escalation/core, so ordinary turns
+need no extra HTTP hop.
+
+- `SentimentAnnotator` (NLU pipeline) adds `sentiment` to every parsed message, so each customer
+  message in the tracker carries its score for agents and analytics.
+- `EscalationPolicy` (dialogue policy) runs escalation.core.policy.decide on every customer turn from the
+  tracker alone (segment slots, this session's messages), with the rules read once when the model
+  loads, from ESCALATION_RULES_FILE. Only when the decision is not "stay" does
+  it predict `action_escalate`, which runs in the action server and decides again with the live
+  queue and clock, enqueues, tells the customer and pauses the conversation.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.constants import DEFAULT_POLICY_PRIORITY
+from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from common.names import ACTION_ESCALATE
+from common.settings import setting
+from escalation.core.policy import CustomerView, QueueState, Signals, decide
+from escalation.core.sentiment import score_message, since_fresh_start, turns_from_events
+from escalation.rules_file import load_rules
+
+SENTIMENT_KEY = "sentiment"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class SentimentAnnotator(GraphComponent):
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SentimentAnnotator":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if text:
+                result = score_message(text)
+                message.set(SENTIMENT_KEY, {"compound": result.compound, "label": result.label,
+                                            "dissatisfied": result.dissatisfied, "cues": list(result.cues)},
+                            add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+def _user_spoke_since_last_action(tracker: DialogueStateTracker) -> bool:
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return True
+        if isinstance(event, ActionExecuted):
+            return False
+    return False
+
+
+def _session_user_events(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
+    """The customer's messages since the latest fresh start as minimal JSON events, oldest first.
+    Converts only user messages: this runs on every turn."""
+    events = since_fresh_start(list(tracker.events), lambda event: event.type_name)
+    return [{"event": "user", "text": e.text, "parse_data": e.parse_data} for e in events if isinstance(e, UserUttered)]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class EscalationPolicy(Policy):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"priority": DEFAULT_POLICY_PRIORITY + 6}  # above RulePolicy: escalation comes first
+
+    @staticmethod
+    def supported_data() -> SupportedData:
+        return SupportedData.ML_AND_RULE_DATA
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 execution_context: ExecutionContext, featurizer: Optional[Any] = None) -> None:
+        super().__init__({**self.get_default_config(), **config}, model_storage, resource, execution_context,
+                         featurizer)
+        # Read once, when the model loads; invalid rules stop the server at start, with the reasons.
+        self._rules = load_rules(Path(setting("ESCALATION_RULES_FILE")))
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        return self._resource  # rules, not learned: the rules file is read when the model loads
+
+    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
+                                     rule_only_data: Optional[Dict[Text, Any]] = None,
+                                     **kwargs: Any) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        if tracker.latest_action_name == ACTION_ESCALATE and not _user_spoke_since_last_action(tracker):
+            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+            return self._prediction(probabilities)
+        if not _user_spoke_since_last_action(tracker) or ACTION_ESCALATE not in domain.action_names_or_texts:
+            return self._prediction(probabilities)
+        turns = turns_from_events(_session_user_events(tracker))
+        if not turns:
+            return self._prediction(probabilities)
+        # Triggers do not depend on the queue; the action decides with the live queue and clock.
+        anyone = QueueState({q: 0 for q in self._rules.queues}, {q: 1 for q in self._rules.queues})
+        decision = decide(CustomerView.from_slots(tracker.current_slot_values()), Signals.from_turns(turns), anyone,
+                          datetime.now(timezone.utc), self._rules)
+        if decision.escalates:
+            probabilities[domain.index_for_action(ACTION_ESCALATE)] = 1.0
+        return self._prediction(probabilities)

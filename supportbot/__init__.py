@@ -1,1 +1,0 @@
-"""Shared core of the support bot: settings, vocabulary, customer profiles, identity tokens."""
