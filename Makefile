@@ -8,13 +8,17 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: demo test setup env browser inbox release rollback seed train migrate token agent-token bench lock validate clean
+.PHONY: demo test test-fast setup env browser inbox release rollback seed train migrate token agent-token bench lock validate clean
 
 demo: setup env seed
 	@$(PY) -m tools.launcher
 
 test: setup env browser
 	@$(PY) -m pytest
+
+# The fast layer only (pure logic, the web app in-process, actions with rasa_sdk trackers): no servers.
+test-fast: setup
+	@$(PY) -m pytest -m "not integration"
 
 setup:
 	@./scripts/setup.sh

@@ -13,7 +13,7 @@ from typing import Dict, List, Tuple
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bench.common import ModelParser, retrieval_key, write_report
-from tools.launcher import latest_model, train
+from common.rasa_commands import latest_model, train
 from common.settings import PROJECT_ROOT
 
 HELDOUT_SETS = {

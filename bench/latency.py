@@ -21,8 +21,10 @@ import aiohttp
 
 from bench.common import REPORTS_DIR, write_report
 from common import conversation_ids
-from tools import launcher
 from common.crm import CustomerRepository
+from common.database import migrate
+from common.rasa_commands import RASA, process_env, train
+from tools import launcher
 from tools.seed import seed_customers
 from common.tokens import mint
 from common.settings import free_port, throwaway_settings
@@ -116,10 +118,10 @@ def start_baseline(work: Path, port: int) -> launcher.Service:
     print("==> Creating and training the `rasa init` baseline (default configuration; a few minutes)",
           flush=True)
     project.mkdir()
-    env = dict(launcher.process_env(throwaway_settings(work)), PYTHONPATH="")
-    subprocess.run([launcher.RASA, "init", "--no-prompt", "--init-dir", str(project)], cwd=work, env=env,
+    env = dict(process_env(throwaway_settings(work)), PYTHONPATH="")
+    subprocess.run([RASA, "init", "--no-prompt", "--init-dir", str(project)], cwd=work, env=env,
                    check=True, stdout=subprocess.DEVNULL)
-    process = subprocess.Popen([launcher.RASA, "run", "--port", str(port), "--interface", "127.0.0.1"],
+    process = subprocess.Popen([RASA, "run", "--port", str(port), "--interface", "127.0.0.1"],
                                cwd=project, env=env, stdout=open(work / "baseline.log", "wb"),
                                stderr=subprocess.STDOUT, start_new_session=True)
     return launcher.Service("baseline Rasa server", process, f"http://127.0.0.1:{port}/", work / "baseline.log")
@@ -162,8 +164,9 @@ def chart(results: List[Result], path: Path) -> None:
 def main() -> List[Result]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model = launcher.train()
+        model = train()
         settings = throwaway_settings(work)
+        migrate(settings.customer_db_url)
         seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
         baseline_port = free_port()
         baseline = start_baseline(work, baseline_port)

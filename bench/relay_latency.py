@@ -22,9 +22,11 @@ import requests
 
 from bench.common import REPORTS_DIR, write_report
 from escalation.queue.agents import agent_token
-from escalation.core.policy import write_round_the_clock_copy
-from tools import launcher
 from common.crm import CustomerRepository
+from common.database import migrate
+from common.rasa_commands import train
+from escalation.rules_file import write_round_the_clock_copy
+from tools import launcher
 from tools.seed import seed_customers
 from common.settings import throwaway_settings
 from common.tokens import mint
@@ -97,10 +99,11 @@ def measure(system: launcher.System) -> Dict[str, List[float]]:
 
 
 def main() -> Dict[str, List[float]]:
-    model = launcher.train()
+    model = train()
     with tempfile.TemporaryDirectory() as work:
         tmp = Path(work)
         settings = throwaway_settings(tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules.yml"))
+        migrate(settings.customer_db_url)
         seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
         print("==> Starting the system", flush=True)
         with launcher.running_system(settings, model, tmp / "logs") as system:

@@ -1,5 +1,7 @@
-"""A real system for integration tests: the trained model, a seeded CRM, the action server and
-`rasa run` on free ports, with temporary databases. Started once per test session."""
+"""A real system for integration tests: the trained model, a seeded CRM, the action server, `rasa run`
+and the escalation service on free ports, with temporary databases. One system is started for the
+whole test session and shared by the bot-over-HTTP, live-handoff, escalation and browser tests; the
+trainers' tests get one more, serving a copy of the bot project (they change its data and model)."""
 from __future__ import annotations
 
 import shutil
@@ -12,14 +14,24 @@ from typing import Dict, List, Optional
 import pytest
 import requests
 
-from escalation.core.policy import write_round_the_clock_copy
-
 from common import conversation_ids
-from tools import launcher
 from common.crm import CustomerRepository
-from tools.seed import seed_customers
-from common.tokens import mint
+from common.database import migrate
+from common.rasa_commands import train
 from common.settings import PROJECT_ROOT, throwaway_settings
+from common.tokens import mint
+from escalation.queue.agents import agent_token
+from escalation.rules_file import write_round_the_clock_copy
+from tools import launcher
+from tools.seed import seed_customers
+
+
+def pytest_collection_modifyitems(items):
+    """Everything under tests/integration is marked `integration` (`pytest -m "not integration"` runs the fast layer)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 class RunningBot(launcher.System):
@@ -52,6 +64,22 @@ class RunningBot(launcher.System):
         s = self.settings
         return mint(customer_id, secret or s.customer_token_secret, s.customer_token_issuer, 3600)
 
+    def api(self, method: str, path: str, agent: Optional[str] = "alice", **kwargs) -> requests.Response:
+        """The escalation service's API as `agent` (None: without credentials)."""
+        headers = {"Authorization": f"Bearer {agent_token(agent, self.settings.agent_token_secret)}"} if agent else {}
+        return requests.request(method, f"{self.escalation_url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def clear_queue(self) -> None:
+        """Resolves every open handoff (as alice, who serves every queue), for tests that look at the
+        queue as a whole; the conversations go back to the bot."""
+        for status in ("assigned", "waiting"):
+            for handoff in self.api("GET", f"/api/handoffs?status={status}").json():
+                if handoff["status"] == "waiting":
+                    self.api("POST", f"/api/handoffs/{handoff['id']}/claim").raise_for_status()
+                elif handoff["agent_id"] != "alice":
+                    continue
+                self.api("POST", f"/api/handoffs/{handoff['id']}/resolve").raise_for_status()
+
 
 @dataclass
 class Conversation:
@@ -66,7 +94,7 @@ class Conversation:
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
     # Trains into models/ only when data, config or classifier code changed (Rasa's fingerprint).
-    return launcher.train()
+    return train()
 
 
 @contextmanager
@@ -75,6 +103,7 @@ def running_system(model: Path, tmp: Path, **overrides):
     # The shipped rules with agents working around the clock, so results do not depend on the hour.
     settings = throwaway_settings(tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml"),
                                   **overrides)
+    migrate(settings.customer_db_url)
     seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
     with launcher.running_system(settings, model, tmp / "logs", kind=RunningBot) as running:
         yield running

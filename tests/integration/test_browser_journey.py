@@ -1,6 +1,6 @@
 """The whole journey in headless Chromium: the website with the real rasa-webchat widget, the agent
-console, and the system behind them (Rasa, action server, escalation service), on a fresh system so
-the queue holds only this test's conversations.
+console, and the system behind them (Rasa, action server, escalation service): the session's shared
+system, with the queue cleared first so that it holds only this test's conversation.
 
 Debian's `chromium` is driven by Playwright with `executable_path` (no browser is downloaded);
 screenshots go to var/screenshots/ (the README shows copies from docs/screenshots/).
@@ -16,7 +16,6 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from common.crm import CustomerRepository
 from common.settings import VAR_DIR
-from tests.integration.conftest import running_system
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = VAR_DIR / "screenshots"
@@ -26,12 +25,18 @@ FAQ = "how long does delivery take?"
 HOSTILE = "<script>window.__pwned = 1</script><b>bold?</b> <img src=x onerror=\"window.__pwned = 2\">"
 COMPLAINT = f"I'm still waiting for my refund and this is the third time I ask!!! {HOSTILE}"
 WAIT_MS = 15_000
+ANIMATIONS_DONE = "() => document.getAnimations().every((a) => a.playState !== 'running')"
 
 
-@pytest.fixture(scope="module")
-def system(trained_model: Path, tmp_path_factory):
-    with running_system(trained_model, tmp_path_factory.mktemp("browser-system")) as running:
-        yield running
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def system(bot):
+    bot.clear_queue()
+    yield bot
+    profiles = CustomerRepository.from_url(bot.settings.customer_db_url)
+    profiles.record_csat("demo-vip", 5)  # the seeded value other tests rely on
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +114,7 @@ def test_the_whole_journey(browser, system):
     # 1. An FAQ is answered by the bot.
     customer_says(customer, FAQ)
     expect(last_bot_message(customer)).to_contain_text("Standard delivery", timeout=WAIT_MS)
-    customer.wait_for_timeout(800)  # the widget's message animation
+    customer.wait_for_function(ANIMATIONS_DONE)  # the widget's message animation, for the screenshot
     customer.screenshot(path=str(SCREENSHOTS / "website.png"))
 
     # 2. The VIP complains: the conversation goes to the top of the console's queue, with reasons.
@@ -156,7 +161,12 @@ def test_the_whole_journey(browser, system):
     bot_messages_before = customer.locator(".rw-response").count()
     customer_says(customer, "Great, thank you! Order 4417 by the way.")
     expect(agent.locator("#transcript .from-customer").last).to_contain_text("Order 4417", timeout=WAIT_MS)
-    agent.wait_for_timeout(1500)
+    # Rasa sends any reply before it stores the turn, so now that the agent sees the message, a reply
+    # would be in the tracker: there is none after it.
+    session_id = customer.evaluate("() => JSON.parse(sessionStorage.getItem('chat_session')).session_id")
+    events = system.tracker(session_id)["events"]
+    last_user = max(i for i, e in enumerate(events) if e["event"] == "user")
+    assert not [e for e in events[last_user:] if e["event"] == "bot"]
     assert customer.locator(".rw-response").count() == bot_messages_before
     agent.screenshot(path=str(SCREENSHOTS / "console.png"))
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 
 import pytest
-import requests
-
-from escalation.queue.agents import agent_token
 
 MESSAGES = {
     "faq": "how long does delivery take?",
@@ -64,7 +61,6 @@ def test_persona_outcome(bot, persona, kind, queue):
 def test_vip_who_came_later_is_ahead_of_an_earlier_standard_customer(bot):
     standard, _, _ = converse(bot, "demo-standard", MESSAGES["very negative"])
     vip, _, _ = converse(bot, "demo-vip", MESSAGES["very negative"])
-    listed = requests.get(f"{bot.escalation_url}/api/handoffs?status=waiting", timeout=10, headers={
-        "Authorization": f"Bearer {agent_token('alice', bot.settings.agent_token_secret)}"}).json()
+    listed = bot.api("GET", "/api/handoffs?status=waiting").json()
     order = [h["conversation_id"] for h in listed]
     assert order.index(vip) < order.index(standard)  # VIP SLA 2 min beats standard's 1 h

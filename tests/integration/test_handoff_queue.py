@@ -1,4 +1,5 @@
-"""The human queue on real databases: SQLite (file) and PostgreSQL (localhost)."""
+"""The human queue on real databases, made by the migrations: SQLite (file) and PostgreSQL (localhost);
+the unit of work; and the upgrade of a database made before migrations existed."""
 from __future__ import annotations
 
 import os
@@ -9,9 +10,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from escalation.queue.handoffs import ASSIGNED, RESOLVED, WAITING, ClaimConflict, HandoffQueue
-
+from common.crm import CustomerRepository
+from common.database import Database, current_revision, migrate
 from common.settings import DEFAULTS, MissingSetting, load_settings
+from escalation.queue.handoffs import ASSIGNED, RESOLVED, WAITING, ClaimConflict, HandoffQueue
+from tools.seed import demo_personas
 
 try:
     POSTGRES_ADMIN_URL = load_settings().test_postgres_url  # environment, then .env, then default
@@ -31,11 +34,16 @@ def sqlite_engine(tmp_path):
     return engine
 
 
+def migrated(engine) -> Database:
+    migrate(str(engine.url))
+    return Database(engine)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def queue(request, tmp_path):
+def database(request, tmp_path):
     if request.param == "sqlite":
         engine = sqlite_engine(tmp_path)
-        yield HandoffQueue(engine)
+        yield migrated(engine)
         engine.dispose()
         return
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
@@ -47,7 +55,7 @@ def queue(request, tmp_path):
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({error.orig}); set TEST_POSTGRES_URL")
     engine = sa.create_engine(admin.url.set(database=name), future=True, pool_size=25, max_overflow=5)
     try:
-        yield HandoffQueue(engine)
+        yield migrated(engine)
     finally:
         engine.dispose()
         with admin.connect() as connection:
@@ -55,13 +63,17 @@ def queue(request, tmp_path):
         admin.dispose()
 
 
+@pytest.fixture
+def queue(database):
+    return HandoffQueue(database)
+
+
 def enqueue(queue, conversation, tier="standard", priority=3, sla=3600, now=T0, name="general"):
     return queue.enqueue(conversation, f"cust-{conversation}", tier, {"tier": tier}, name, priority,
-                         ["test reason"], sla, now)
+                         [{"code": "asked_for_person", "text": "test reason"}], sla, now)
 
 
 def test_enqueue_is_idempotent_per_conversation(queue):
-    queue.create_schema()
     first = enqueue(queue, "c1")
     again = enqueue(queue, "c1", priority=1)
     assert again.id == first.id and again.priority == 3
@@ -69,7 +81,6 @@ def test_enqueue_is_idempotent_per_conversation(queue):
 
 
 def test_order_is_sla_due_time_then_priority(queue):
-    queue.create_schema()
     enqueue(queue, "standard-early", "standard", 3, sla=3600, now=T0)
     enqueue(queue, "vip-later", "vip", 1, sla=120, now=T0 + timedelta(minutes=5))
     enqueue(queue, "premium", "premium", 2, sla=600, now=T0 + timedelta(minutes=1))
@@ -78,7 +89,6 @@ def test_order_is_sla_due_time_then_priority(queue):
 
 
 def test_claim_resolve_and_a_new_handoff_afterwards(queue):
-    queue.create_schema()
     handoff = enqueue(queue, "c2")
     claimed = queue.claim(handoff.id, "alice", T0)
     assert claimed.status == ASSIGNED and claimed.agent_id == "alice"
@@ -91,7 +101,6 @@ def test_claim_resolve_and_a_new_handoff_afterwards(queue):
 
 
 def test_silent_agent_loses_the_lease(queue):
-    queue.create_schema()
     handoff = enqueue(queue, "c3")
     queue.claim(handoff.id, "alice", T0, lease=timedelta(minutes=5))
     assert queue.release_expired_leases(T0 + timedelta(minutes=4)) == 0
@@ -104,7 +113,6 @@ def test_silent_agent_loses_the_lease(queue):
 
 
 def test_sla_breach_is_recorded_once(queue):
-    queue.create_schema()
     enqueue(queue, "slow", sla=120)
     assert queue.record_sla_breaches(T0 + timedelta(minutes=1)) == 0
     assert queue.record_sla_breaches(T0 + timedelta(minutes=3)) == 1
@@ -113,7 +121,6 @@ def test_sla_breach_is_recorded_once(queue):
 
 
 def test_transfer_returns_it_to_another_queue(queue):
-    queue.create_schema()
     handoff = enqueue(queue, "c4")
     queue.claim(handoff.id, "alice", T0)
     moved = queue.transfer(handoff.id, "alice", "retention", T0)
@@ -121,7 +128,6 @@ def test_transfer_returns_it_to_another_queue(queue):
 
 
 def test_twenty_agents_claim_500_handoffs_each_exactly_once(queue):
-    queue.create_schema()
     for index in range(500):
         enqueue(queue, f"conv-{index:03d}", priority=1 + index % 4, sla=60 * (1 + index % 7))
     claimed = {f"agent-{n}": [] for n in range(20)}
@@ -153,19 +159,54 @@ def test_twenty_agents_claim_500_handoffs_each_exactly_once(queue):
     assert sum(1 for ids in claimed.values() if ids) > 1  # the work really was shared
 
 
-def test_an_older_database_gets_new_columns(tmp_path):
+def test_a_csat_rating_goes_to_handoff_and_profile_together_or_not_at_all(database):
+    queue, customers = HandoffQueue(database), CustomerRepository(database)
+    customers.save_all(demo_personas())
+    handoff = queue.enqueue("c-csat", "demo-vip", "vip", {}, "concierge", 1, [], 120, T0)
+    queue.claim(handoff.id, "alice", T0)
+    queue.resolve(handoff.id, "alice", T0)
+    with pytest.raises(RuntimeError):
+        with database.unit_of_work():
+            queue.record_csat(handoff.id, 2, T0)
+            customers.record_csat("demo-vip", 2)
+            raise RuntimeError("the process dies between the two writes")
+    assert queue.get(handoff.id).csat is None and customers.get("demo-vip").last_csat == 5  # neither
+    with database.unit_of_work():
+        queue.record_csat(handoff.id, 2, T0)
+        customers.record_csat("demo-vip", 2)
+    assert queue.get(handoff.id).csat == 2 and customers.get("demo-vip").last_csat == 2  # both
+
+
+# The schema as the product created it before migrations existed (SQLAlchemy create_all), oldest
+# columns only: handoffs without channel/csat, agents without role/password_hash.
+PRE_MIGRATION_SCHEMA = (
+    "CREATE TABLE handoffs (id VARCHAR(36) PRIMARY KEY, conversation_id VARCHAR(128) NOT NULL, "
+    "open_key VARCHAR(128) UNIQUE, customer_id VARCHAR(64), tier VARCHAR(16) NOT NULL, segment TEXT NOT NULL, "
+    "queue VARCHAR(32) NOT NULL, priority INTEGER NOT NULL, reasons TEXT NOT NULL, status VARCHAR(16) NOT NULL, "
+    "agent_id VARCHAR(64), created_at DATETIME NOT NULL, sla_due_at DATETIME NOT NULL, claimed_at DATETIME, "
+    "lease_expires_at DATETIME, resolved_at DATETIME, sla_breached_at DATETIME)",
+    "CREATE TABLE agents (name VARCHAR(64) PRIMARY KEY, display_name VARCHAR(120) NOT NULL, "
+    "queues VARCHAR(200) NOT NULL, active BOOLEAN NOT NULL)",
+    "INSERT INTO handoffs VALUES ('old', 'c-old', 'c-old', NULL, 'vip', '{}', 'concierge', 1, "
+    "'[\"customer asked for a person\", \"bot did not understand 2 message(s)\", \"vip customer, active\", "
+    "\"something else\"]', 'waiting', NULL, '2026-11-24 09:00:00', '2026-11-25 09:00:00', NULL, NULL, NULL, NULL)",
+    "INSERT INTO agents VALUES ('alice', 'Alice Martin', 'concierge,general', 1)",
+)
+
+
+def test_a_database_made_before_migrations_upgrades_without_loss(tmp_path):
     engine = sqlite_engine(tmp_path)
-    with engine.begin() as connection:  # the handoffs table as the first version created it
-        connection.exec_driver_sql(
-            "CREATE TABLE handoffs (id VARCHAR(36) PRIMARY KEY, conversation_id VARCHAR(128) NOT NULL, "
-            "open_key VARCHAR(128) UNIQUE, customer_id VARCHAR(64), tier VARCHAR(16) NOT NULL, segment TEXT NOT NULL, "
-            "queue VARCHAR(32) NOT NULL, priority INTEGER NOT NULL, reasons TEXT NOT NULL, status VARCHAR(16) NOT NULL, "
-            "agent_id VARCHAR(64), created_at DATETIME NOT NULL, sla_due_at DATETIME NOT NULL, claimed_at DATETIME, "
-            "lease_expires_at DATETIME, resolved_at DATETIME, sla_breached_at DATETIME)")
-        connection.exec_driver_sql(
-            "INSERT INTO handoffs VALUES ('old', 'c-old', 'c-old', NULL, 'free', '{}', 'general', 4, '[]', 'waiting', "
-            "NULL, '2026-11-24 09:00:00', '2026-11-25 09:00:00', NULL, NULL, NULL, NULL)")
-    queue = HandoffQueue(engine)
-    queue.create_schema()
-    assert queue.get("old").channel == "live_chat"
-    assert enqueue(queue, "c-new").channel == "live_chat"
+    with engine.begin() as connection:
+        for statement in PRE_MIGRATION_SCHEMA:
+            connection.exec_driver_sql(statement)
+    database = migrated(engine)
+    assert current_revision(str(engine.url)) == "0002"
+    old = HandoffQueue(database).get("old")
+    assert old.channel == "live_chat" and old.status == "waiting" and old.csat is None
+    assert old.reason_codes == ["asked_for_person", "not_understood", "segment", "unknown"]
+    assert old.reasons[1]["text"] == "bot did not understand 2 message(s)"  # the words are kept
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT role, display_name FROM agents").all() == [("agent", "Alice Martin")]
+        assert "reviews" in sa.inspect(connection).get_table_names()  # what was missing was created
+    assert enqueue(HandoffQueue(database), "c-new").channel == "live_chat"
+    migrate(str(engine.url))  # again: nothing to do

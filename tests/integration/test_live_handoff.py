@@ -1,15 +1,11 @@
 """The live handoff over the real system, at the protocol level: a customer on the widget's socket,
-an agent on the escalation service's API, Rasa in between. (tests/browser/ covers the same journey in
+an agent on the escalation service's API, Rasa in between. (test_browser_journey.py covers the same journey in
 Chromium with the real widget and console.)"""
 from __future__ import annotations
-
-import queue
-import time
 
 import pytest
 import requests
 
-from escalation.queue.agents import agent_token
 from common.crm import CustomerRepository
 from tools.widget_client import WidgetClient
 
@@ -17,24 +13,8 @@ COMPLAINT = "I'm still waiting for my refund, this is the third time I ask and n
 FAQ = "how much does delivery cost"
 
 
-def api(bot, method, path, agent="alice", **kwargs):
-    headers = {"Authorization": f"Bearer {agent_token(agent, bot.settings.agent_token_secret)}"} if agent else {}
-    return requests.request(method, f"{bot.escalation_url}{path}", headers=headers, timeout=30, **kwargs)
-
-
 def next_reply(widget: WidgetClient, timeout: float = 10) -> dict:
     return widget.replies.get(timeout=timeout)
-
-
-def drain(widget: WidgetClient, seconds: float) -> list:
-    """Everything the widget receives within `seconds`."""
-    received, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            received.append(widget.replies.get(timeout=max(0.01, deadline - time.monotonic())))
-        except queue.Empty:
-            break
-    return received
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +36,7 @@ def vip_in_handoff(bot):
     next_reply(widget)
     widget.say(session_id, COMPLAINT)
     told = next_reply(widget)["text"]
-    waiting = api(bot, "GET", "/api/handoffs?status=waiting").json()
+    waiting = bot.api("GET", "/api/handoffs?status=waiting").json()
     handoff = next(h for h in waiting if h["conversation_id"] == session_id)
     yield widget, session_id, handoff, told
     widget.close()
@@ -68,34 +48,39 @@ def test_the_whole_live_handoff(bot, vip_in_handoff):
     assert handoff["queue"] == "concierge" and handoff["reasons"]
 
     # The agent claims: the customer is greeted by a person.
-    assert api(bot, "POST", f"/api/handoffs/{handoff['id']}/claim").status_code == 200
+    assert bot.api("POST", f"/api/handoffs/{handoff['id']}/claim").status_code == 200
     assert "Alice" in next_reply(widget)["text"]
 
     # Agent -> customer (how fast is measured by bench/relay_latency.py: goal under 1 s).
-    sent = api(bot, "POST", f"/api/handoffs/{handoff['id']}/messages", json={"text": "I'm sorry! Let me check your refund."})
+    sent = bot.api("POST", f"/api/handoffs/{handoff['id']}/messages", json={"text": "I'm sorry! Let me check your refund."})
     assert sent.status_code == 201, sent.text
     assert next_reply(widget)["text"] == "I'm sorry! Let me check your refund."
 
     # Customer -> agent, through the long-poll; the paused bot says nothing.
-    cursor = api(bot, "GET", f"/api/handoffs/{handoff['id']}").json()["cursor"]
+    cursor = bot.api("GET", f"/api/handoffs/{handoff['id']}").json()["cursor"]
     widget.say(session_id, "thank you, order 4417")
-    update = api(bot, "GET", f"/api/handoffs/{handoff['id']}/messages?after={cursor}&wait=10").json()
+    update = bot.api("GET", f"/api/handoffs/{handoff['id']}/messages?after={cursor}&wait=10").json()
     assert [m["text"] for m in update["messages"]] == ["thank you, order 4417"]
     assert update["messages"][0]["sender"] == "customer"
-    assert drain(widget, 1.5) == []  # the bot stays silent while a person has the conversation
+    # The bot stays silent while a person has the conversation. Rasa sends a reply before it stores the
+    # turn, so once the message reached the agent, any reply would already be here and in the tracker.
+    assert widget.replies.empty()
+    events = bot.tracker(session_id)["events"]
+    last_user = max(i for i, e in enumerate(events) if e["event"] == "user")
+    assert not [e for e in events[last_user:] if e["event"] == "bot"]
 
-    detail = api(bot, "GET", f"/api/handoffs/{handoff['id']}").json()
+    detail = bot.api("GET", f"/api/handoffs/{handoff['id']}").json()
     senders = [m["sender"] for m in detail["transcript"]]
     assert senders[-3:] == ["agent", "agent", "customer"]
     assert detail["profile"]["tier"] == "vip" and detail["sentiment_trend"]
 
     # Resolve: the bot takes over again and asks for a rating with 1-5 buttons.
-    assert api(bot, "POST", f"/api/handoffs/{handoff['id']}/resolve").status_code == 200
+    assert bot.api("POST", f"/api/handoffs/{handoff['id']}/resolve").status_code == 200
     question = next_reply(widget)
     assert "rate" in question["text"] and [b["title"] for b in question["quick_replies"]] == ["1", "2", "3", "4", "5"]
     widget.say(session_id, '/rate_csat{"csat_score": 4}')
     assert "Thank you" in next_reply(widget)["text"]
-    rated = api(bot, "GET", f"/api/handoffs/{handoff['id']}").json()
+    rated = bot.api("GET", f"/api/handoffs/{handoff['id']}").json()
     assert rated["csat"] == 4 and rated["status"] == "resolved"
     assert CustomerRepository.from_url(bot.settings.customer_db_url).get("demo-vip").last_csat == 4
 
@@ -110,15 +95,15 @@ def test_a_typed_rating_counts_too_and_a_low_one_flows_into_the_next_decision(bo
         session_id = widget.request_session()
         widget.say(session_id, "I want to talk to a person")
         next_reply(widget)
-        handoff = next(h for h in api(bot, "GET", "/api/handoffs?status=waiting").json()
+        handoff = next(h for h in bot.api("GET", "/api/handoffs?status=waiting").json()
                        if h["conversation_id"] == session_id)
-        api(bot, "POST", f"/api/handoffs/{handoff['id']}/claim", agent="bob").raise_for_status()
+        bot.api("POST", f"/api/handoffs/{handoff['id']}/claim", agent="bob").raise_for_status()
         next_reply(widget)  # Bob's greeting
-        api(bot, "POST", f"/api/handoffs/{handoff['id']}/resolve", agent="bob").raise_for_status()
+        bot.api("POST", f"/api/handoffs/{handoff['id']}/resolve", agent="bob").raise_for_status()
         next_reply(widget)  # the rating question
         widget.say(session_id, "2")
         assert "sorry" in next_reply(widget)["text"].lower()
-        assert api(bot, "GET", f"/api/handoffs/{handoff['id']}").json()["csat"] == 2
+        assert bot.api("GET", f"/api/handoffs/{handoff['id']}").json()["csat"] == 2
         assert bot.tracker(session_id)["slots"]["last_csat"] == 2
         assert CustomerRepository.from_url(bot.settings.customer_db_url).get("demo-buyer").last_csat == 2
         # A mild complaint stays with the bot for a buyer (test_escalation_conversations.py); after a
@@ -128,37 +113,5 @@ def test_a_typed_rating_counts_too_and_a_low_one_flows_into_the_next_decision(bo
     finally:
         widget.close()
     decision = bot.tracker(session_id)["slots"]["escalation"]
-    assert decision["action"] == "handover" and "last CSAT 2/5" in decision["reasons"]
-
-
-def test_only_the_owner_writes_and_closed_handoffs_refuse(bot, vip_in_handoff):
-    _, _, handoff, _ = vip_in_handoff
-    path = f"/api/handoffs/{handoff['id']}/messages"
-    assert api(bot, "POST", path, json={"text": "hi"}).status_code == 403  # not claimed yet
-    api(bot, "POST", f"/api/handoffs/{handoff['id']}/claim").raise_for_status()
-    assert api(bot, "POST", path, agent="bob", json={"text": "hi"}).status_code == 403
-    assert api(bot, "POST", path, agent=None, json={"text": "hi"}).status_code == 401
-    assert api(bot, "POST", path, json={"text": "   "}).status_code == 400
-    assert api(bot, "POST", path, json={"text": "x" * 100_000}).status_code == 400
-    assert api(bot, "GET", f"{path}?after=abc").status_code == 400
-    api(bot, "POST", f"/api/handoffs/{handoff['id']}/resolve").raise_for_status()
-    assert api(bot, "POST", path, json={"text": "still there?"}).status_code == 409
-
-
-def test_sign_in_pages_and_static_files(bot):
-    url = bot.escalation_url
-    wrong = requests.post(f"{url}/api/sign-in", json={"agent": "alice", "password": "guess"}, timeout=10)
-    assert wrong.status_code == 401 and "error" in wrong.json()
-    right = requests.post(f"{url}/api/sign-in", json={"agent": "alice", "password": bot.settings.demo_agent_password},
-                          timeout=10)
-    assert right.status_code == 200
-    me = requests.get(f"{url}/api/me", headers={"Authorization": f"Bearer {right.json()['token']}"}, timeout=10)
-    assert me.json()["name"] == "alice"
-    for page in ("/", "/console"):
-        response = requests.get(url + page, timeout=10)
-        assert response.status_code == 200 and "script-src 'self'" in response.headers["Content-Security-Policy"]
-    assert requests.get(f"{url}/static/webchat.js", timeout=10).status_code == 200
-    assert requests.get(f"{url}/static/console.js", timeout=10).status_code == 200
-    assert requests.get(f"{url}/static/..%2Fservice.py", timeout=10).status_code == 404
-    token = requests.post(f"{url}/demo/token", json={"persona": "demo-vip"}, timeout=10).json()["token"]
-    assert token and requests.post(f"{url}/demo/token", json={"persona": "someone-else"}, timeout=10).status_code == 400
+    assert decision["action"] == "handover" and "low_csat" in [r["code"] for r in decision["reasons"]]
+    assert "last CSAT 2/5" in [r["text"] for r in decision["reasons"]]

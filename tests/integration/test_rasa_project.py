@@ -5,7 +5,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tools.launcher import RASA, cli_env
+from common.rasa_commands import RASA, cli_env
 from common.settings import PROJECT_ROOT
 # The one warning Rasa 3.6 always prints for this project (see training/release.py); any other fails.
 from training.release import KNOWN_RASA_WARNING

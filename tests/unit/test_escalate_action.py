@@ -4,30 +4,34 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import escalation as action_module
+from actions import stores as action_stores
+from common.database import Database, migrate
+from common.names import ReasonCode
+from escalation.core.rules import parse_rules
 from escalation.queue.agents import AgentDirectory
-from escalation.core.policy import RULES_FILE, parse_rules
 from escalation.queue.handoffs import HandoffQueue
-from common.crm import engine_for
+from escalation.rules_file import SHIPPED_RULES_FILE, read_rules_mapping
 
 
 def rules_with_hours(hours):
-    data = yaml.safe_load(RULES_FILE.read_text())
+    data = read_rules_mapping(SHIPPED_RULES_FILE)
     data["business_hours"]["days"] = {day: hours for day in data["business_hours"]["days"]}
     return parse_rules(data)
 
 
 @pytest.fixture
 def stores(tmp_path: Path, monkeypatch):
-    engine = engine_for(f"sqlite:///{tmp_path / 'q.db'}")
-    queue, agents = HandoffQueue(engine), AgentDirectory(engine)
-    queue.create_schema()
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    migrate(url)
+    database = Database.from_url(url)
+    queue, agents = HandoffQueue(database), AgentDirectory(database)
     agents.seed_demo_agents()
-    monkeypatch.setattr(action_module, "_stores", lambda: (queue, agents))
+    monkeypatch.setattr(action_stores, "handoff_queue", lambda: queue)
+    monkeypatch.setattr(action_stores, "agent_directory", lambda: agents)
     return queue
 
 
@@ -45,7 +49,7 @@ VIP = {"tier": "vip", "journey_stage": "active", "last_csat": 5, "nps": 10, "cus
 
 
 def test_handover_queues_and_pauses(stores, monkeypatch):
-    monkeypatch.setattr(action_module, "_rules", lambda: rules_with_hours(["00:00", "24:00"]))
+    monkeypatch.setattr(action_stores, "rules", lambda: rules_with_hours(["00:00", "24:00"]))
     events, messages = run(VIP, "this is useless")
     assert any(e["event"] == "pause" for e in events)
     handoff = stores.open_for("conv-1")
@@ -54,7 +58,7 @@ def test_handover_queues_and_pauses(stores, monkeypatch):
 
 
 def test_outside_hours_arranges_a_callback_and_the_bot_stays(stores, monkeypatch):
-    monkeypatch.setattr(action_module, "_rules", lambda: rules_with_hours(None))  # never open
+    monkeypatch.setattr(action_stores, "rules", lambda: rules_with_hours(None))  # never open
     events, messages = run(VIP, "talk to a person", intent="request_human", compound=0.0)
     assert not any(e["event"] == "pause" for e in events)  # the bot keeps helping meanwhile
     handoff = stores.open_for("conv-1")
@@ -62,3 +66,5 @@ def test_outside_hours_arranges_a_callback_and_the_bot_stays(stores, monkeypatch
     assert "booked a phone callback" in messages[0]["text"]
     slot = next(e for e in events if e.get("name") == "escalation")["value"]
     assert slot["action"] == "offer_options" and slot["handoff_id"] == handoff.id
+    assert [r["code"] for r in slot["reasons"]] == [r["code"] for r in handoff.reasons]
+    assert {ReasonCode.ASKED_FOR_PERSON.value, ReasonCode.OUTSIDE_BUSINESS_HOURS.value} <= set(handoff.reason_codes)

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import create_engine
 
 from training.labels import INTENT, FAQ, NEW_FAQ, LabelError, Labeller, heldout_share, insert_examples
 from training.project import OUT_OF_SCOPE, BotProject, normalize
+from tests.support.database import migrated_database
 from training.store import ReviewStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,8 +22,7 @@ def project(tmp_path: Path) -> BotProject:
 
 @pytest.fixture
 def labeller(project, tmp_path) -> Labeller:
-    store = ReviewStore(create_engine(f"sqlite:///{tmp_path / 'reviews.db'}"))
-    store.create_schema()
+    store = ReviewStore(migrated_database(tmp_path / "reviews.db"))
     return Labeller(project, store, heldout_share_of_batch=0.25)
 
 

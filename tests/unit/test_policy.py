@@ -2,14 +2,17 @@
 from datetime import datetime, timezone
 
 import pytest
-import yaml
 
+from common.names import ReasonCode
+from escalation.core.hours import is_open, next_opening
 from escalation.core.policy import (
-    HANDOVER, OFFER_OPTIONS, PHONE_CALLBACK, RULES_FILE, SELF_SERVICE, STAY, TICKET, CustomerView, QueueState,
-    RulesError, Signals, decide, is_open, load_rules, next_opening, parse_rules,
+    HANDOVER, OFFER_OPTIONS, PHONE_CALLBACK, SELF_SERVICE, STAY, TICKET, CustomerView, QueueState, Signals, decide,
 )
+from escalation.core.reasons import codes
+from escalation.core.rules import RulesError, parse_rules
+from escalation.rules_file import SHIPPED_RULES_FILE, load_rules, read_rules_mapping
 
-RULES = load_rules(RULES_FILE)  # the shipped rules, whatever .env says
+RULES = load_rules(SHIPPED_RULES_FILE)  # the shipped rules, whatever .env says
 OPEN = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)  # Tuesday 11:00 in Amsterdam
 CLOSED = datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc)  # Sunday night
 CALM = QueueState({"concierge": 30, "retention": 60, "sales": 60, "general": 300},
@@ -103,7 +106,7 @@ def test_no_dead_end(customer, signals, queues, now):
 def test_busy_queue_offers_lower_segments_a_callback_but_vip_goes_through():
     assert decide(STANDARD, PERSON, BUSY, OPEN, RULES).action == OFFER_OPTIONS
     vip = decide(VIP, PERSON, BUSY, OPEN, RULES)
-    assert vip.action == HANDOVER and any("straight through" in r for r in vip.reasons)
+    assert vip.action == HANDOVER and ReasonCode.BUSY_BUT_STRAIGHT_THROUGH in codes(vip.reasons)
     upset = decide(STANDARD, VERY, BUSY, OPEN, RULES)
     assert upset.action == HANDOVER
 
@@ -117,7 +120,7 @@ def test_outside_hours_says_when_the_team_is_back():
     decision = decide(FREE, PERSON, CALM, CLOSED, RULES)
     assert decision.action == OFFER_OPTIONS and decision.channel == TICKET
     assert "Monday 08:00" in decision.customer_message
-    assert "outside business hours" in decision.reasons
+    assert ReasonCode.OUTSIDE_BUSINESS_HOURS in codes(decision.reasons)
     # The SLA runs from the opening time: a ticket queued overnight is not "breached" by morning.
     opening = next_opening(RULES, CLOSED)
     open_at_due = decide(FREE, PERSON, CALM, opening, RULES)
@@ -149,14 +152,14 @@ def test_next_opening_skips_closed_days():
     (lambda d: d["journey"]["buying"].update(queue="shop"), "journey.buying.queue"),
 ])
 def test_invalid_rules_are_refused_with_the_place(change, message):
-    data = yaml.safe_load(RULES_FILE.read_text())
+    data = read_rules_mapping(SHIPPED_RULES_FILE)
     change(data)
     with pytest.raises(RulesError, match=message.replace("(", r"\(")):
         parse_rules(data)
 
 
 def test_all_problems_are_reported_at_once():
-    data = yaml.safe_load(RULES_FILE.read_text())
+    data = read_rules_mapping(SHIPPED_RULES_FILE)
     data["segments"]["vip"]["priority"] = 0
     data["segments"]["free"]["channel"] = "pigeon"
     with pytest.raises(RulesError) as error:

@@ -3,13 +3,14 @@ from pathlib import Path
 import pytest
 
 from common.crm import CustomerRepository
+from tests.support.database import migrated_database
 from tools.seed import STORED_STAGES, STORED_TIERS, demo_personas, generated_customers, seed_customers
 from common.names import DEMO_PERSONAS, JourneyStage, Tier
 
 
 @pytest.fixture
 def repository(tmp_path: Path) -> CustomerRepository:
-    return CustomerRepository.from_url(f"sqlite:///{tmp_path / 'crm.db'}")
+    return CustomerRepository(migrated_database(tmp_path / "crm.db"))
 
 
 def test_seed_is_deterministic_and_covers_every_segment():
@@ -47,7 +48,6 @@ def test_demo_personas(repository, customer_id, tier, stage, check):
 
 
 def test_round_trip_keeps_every_field(repository):
-    repository.create_schema()
     persona = demo_personas()[0]
     repository.save_all([persona])
     assert repository.get(persona.customer_id) == persona

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import session
 from common.crm import CustomerRepository
+from tests.support.database import migrated_database
 from tools.seed import seed_customers
 from common.tokens import mint
 from common.names import SEGMENT_SLOTS, Slot
@@ -19,7 +20,7 @@ from common.settings import throwaway_settings
 @pytest.fixture
 def action_env(tmp_path: Path, monkeypatch):
     settings = throwaway_settings(tmp_path)
-    repository = CustomerRepository.from_url(settings.customer_db_url)
+    repository = CustomerRepository(migrated_database(tmp_path / "customers.db"))
     seed_customers(repository, 20)
     monkeypatch.setattr(session, "_settings", lambda: settings)
     monkeypatch.setattr(session, "_repository", lambda: repository)

@@ -64,3 +64,12 @@ def test_env_file_is_created_then_completed_with_new_secrets(tmp_path: Path):
     assert ensure_env_file(target, example) == "added CUSTOMER_TOKEN_SECRET, AGENT_TOKEN_SECRET, DEMO_AGENT_PASSWORD"
     settings = load_settings(env={}, env_file=target)
     assert settings.rasa_token == "keep-me" and len(settings.agent_token_secret) >= 40
+
+
+def test_settings_survive_the_trip_to_a_child_process_environment(tmp_path: Path):
+    from common.settings import KEYS, as_environment, throwaway_settings
+
+    settings = throwaway_settings(tmp_path, DEMO_PAGE_ENABLED="false", HELDOUT_SHARE="0.3")
+    environment = as_environment(settings)
+    assert set(environment) == KEYS  # every setting, each declared once
+    assert load_settings(env=environment, env_file=tmp_path / "none.env") == settings

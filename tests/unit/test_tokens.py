@@ -40,12 +40,16 @@ def test_bad_tokens_are_anonymous_with_a_reason(token, reason):
 
 
 def test_token_cli_prints_only_the_token(capsys, monkeypatch):
-    from common import tokens
+    from escalation.queue.agents import AGENT_TOKEN_ISSUER
+    from tools import tokens
 
-    monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
-    monkeypatch.setenv("RASA_TOKEN", "t")
-    monkeypatch.setenv("CUSTOMER_TOKEN_ISSUER", ISSUER)
-    assert tokens.main(["demo-free"]) == 0
+    for key, value in {"CUSTOMER_TOKEN_SECRET": SECRET, "RASA_TOKEN": "t", "CUSTOMER_TOKEN_ISSUER": ISSUER,
+                       "AGENT_TOKEN_SECRET": "agent-secret", "DEMO_AGENT_PASSWORD": "p"}.items():
+        monkeypatch.setenv(key, value)
+    assert tokens.main(["customer", "demo-free"]) == 0
     printed = capsys.readouterr().out.strip()
     assert verify(printed, SECRET, ISSUER).subject == "demo-free"
-    assert tokens.main([]) == 2
+    assert tokens.main(["agent", "tara"]) == 0
+    assert verify(capsys.readouterr().out.strip(), "agent-secret", AGENT_TOKEN_ISSUER).subject == "tara"
+    for wrong in ([], ["demo-free"], ["agent", "mallory"], ["customer", ""]):
+        assert tokens.main(wrong) == 2

@@ -64,7 +64,7 @@ function queueRow(handoff, now, {claimable}) {
       el("span", {text: sla.text, cls: `sla${breached ? " breached" : ""}`, attrs: {"data-due": handoff.sla_due_at}}),
     ]),
     el("div", {cls: "badges"}, badges(handoff)),
-    el("ul", {cls: "reasons"}, (handoff.reasons || []).map((reason) => el("li", {text: reason}))),
+    el("ul", {cls: "reasons"}, (handoff.reasons || []).map((reason) => el("li", {text: reason.text, attrs: {"data-code": reason.code}}))),
   );
   if (claimable) {
     const button = el("button", {text: "Claim", cls: "primary claim", attrs: {type: "button"}});
@@ -199,7 +199,7 @@ async function openConversation(id) {
   $("customer-badges").replaceChildren(...badges(detail));
   $("profile").replaceChildren(...profileEntries(profile, detail).flatMap(([term, value]) => [
     el("dt", {text: term}), el("dd", {text: value})]));
-  $("reasons").replaceChildren(...detail.reasons.map((reason) => el("li", {text: reason})));
+  $("reasons").replaceChildren(...detail.reasons.map((reason) => el("li", {text: reason.text, attrs: {"data-code": reason.code}})));
   sparkline(detail.sentiment_trend);
   $("transcript").replaceChildren();
   appendMessages(detail.transcript);

@@ -53,7 +53,7 @@ def test_the_website_lets_the_widget_reach_rasa(service):
 
 
 @pytest.mark.parametrize("path, status", [
-    ("/static/console.js", 200), ("/static/site.css", 200), ("/static/console.html", 404),
+    ("/static/console.js", 200), ("/static/site.css", 200), ("/static/webchat.js", 200), ("/static/console.html", 404),
     ("/static/..%2Fapp.py", 404), ("/static/%2e%2e%2fapp.py", 404), ("/static/nothing.js", 404),
     ("/static/..%2F..%2F..%2Fcommon%2Fsettings.py", 404),
 ])

@@ -1,7 +1,9 @@
-"""Trainers end to end on a copy of the bot project: customers' messages the bot misunderstands reach
-the inbox, a trainer labels them through the API, the candidate passes the gate and is loaded into the
-running Rasa server, which then understands them; a wrongly labelled batch makes a candidate that is
-refused, saying why; rollback brings the previous model back."""
+"""Trainers end to end on a copy of the bot project (they change its data and model), in one running
+system and with two real releases: customers' messages the bot misunderstands reach the inbox; a
+trainer labels them (over the API, and in the trainers' page in Chromium), releases a candidate that
+passes the gate and is loaded into the running Rasa server, which then understands them; a wrongly
+labelled batch makes a candidate that is refused, saying why; rollback brings the first model back.
+The tests of this module build on each other, in order."""
 from __future__ import annotations
 
 import time
@@ -9,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
-from escalation.queue.agents import agent_token
 from tests.integration.conftest import running_project_copy
+from tests.integration.test_browser_journey import SCREENSHOTS, browser  # noqa: F401 (the browser fixture)
 
 GIFT_WRAP = ["do you do gift wrapping", "can you gift wrap my order", "is gift wrapping available",
              "could you wrap it as a present", "can I get it gift wrapped", "do you offer gift wrap for orders",
@@ -30,27 +33,35 @@ WRONG_BATCH = ["what do you charge for shipping", "shipping fee please", "how mu
                "extra costs for shipping?", "delivery cost to belgium", "how pricey is shipping"]
 
 
+SHOWROOM = ["do you have a showroom", "do you have a show room", "can I visit your showroom",
+            "can I visit the showroom in amsterdam"]
+ANSWER = "Our showroom is at Keizersgracht 100, Amsterdam, open Tuesday to Saturday 10:00-18:00."
+
+
+RELEASE_TIMEOUT_SECONDS = 600
+
+
 @pytest.fixture(scope="module")
 def system(trained_model: Path, tmp_path_factory):
     with running_project_copy(trained_model, tmp_path_factory.mktemp("trainer-system")) as running:
+        running.original_model = live_model_name(running)
         yield running
 
 
 def trainer_api(system, method, path, person="tara", **kwargs):
-    headers = {"Authorization": f"Bearer {agent_token(person, system.settings.agent_token_secret)}"}
-    return requests.request(method, f"{system.escalation_url}{path}", headers=headers, timeout=30, **kwargs)
+    return system.api(method, path, agent=person, **kwargs)
 
 
-def release(system, timeout: float = 600) -> dict:
+def release(system) -> dict:
     started = trainer_api(system, "POST", "/api/training/releases")
     assert started.status_code == 202, started.text
     assert trainer_api(system, "POST", "/api/training/releases").status_code == 409  # one at a time
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + RELEASE_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         run = trainer_api(system, "GET", f"/api/training/releases/{started.json()['id']}").json()
         if run["state"] != "running":
             return run
-        time.sleep(2)
+        time.sleep(2)  # polling for the condition: a release takes minutes
     raise AssertionError("the release did not finish in time")
 
 
@@ -65,8 +76,7 @@ def test_roles_are_separate(system):
     assert requests.get(f"{system.escalation_url}/api/training/inbox", timeout=10).status_code == 401
 
 
-def test_misunderstood_messages_are_labelled_released_and_understood(system):
-    original = live_model_name(system)
+def test_misunderstood_messages_reach_the_inbox_and_are_labelled(system):
     # Customers ask about gift wrapping, which the bot knows nothing about; they rephrase or ask for a
     # person. Each question comes twice, from different customers and written a little differently.
     for variant in (str, lambda text: text.capitalize() + "?"):
@@ -87,23 +97,65 @@ def test_misunderstood_messages_are_labelled_released_and_understood(system):
     assert labelled.status_code == 201, labelled.text
     result = labelled.json()
     assert result["held_out"] and len(result["trained"]) + len(result["held_out"]) == len(GIFT_WRAP)
+    system.gift_wrap_labels = result
     remaining = trainer_api(system, "GET", "/api/training/inbox").json()["groups"]
     assert not {t for g in remaining for t in g["texts"]} & set(GIFT_WRAP)  # reviewed: out of the inbox
 
-    run = release(system)
-    assert run["state"] == "passed", run
-    assert run["report"]["loaded"] and live_model_name(system) != original
-    models = trainer_api(system, "GET", "/api/training/releases").json()["models"]
-    assert models["serving"] == live_model_name(system) and Path(models["previous"]).name == original
-    assert run["report"]["heldout"]["per_label"]["faq/gift_wrapping"]["messages"] == len(result["held_out"])
-    understood = [text for text in result["trained"] if GIFT_WRAP_ANSWER in
-                  " ".join(m.get("text", "") for m in system.conversation().send(text))]
-    assert len(understood) >= len(result["trained"]) - 1, understood
-    new_wording = system.conversation().send("would you gift wrap it for me?")
-    assert GIFT_WRAP_ANSWER in new_wording[0]["text"]
 
-    # A batch labelled wrongly on purpose: the candidate is refused, the live model stays.
+@pytest.mark.browser
+def test_a_trainer_labels_and_releases_in_the_browser(browser, system):  # noqa: F811
+    for first, second in zip(SHOWROOM[::2], SHOWROOM[1::2]):
+        chat = system.conversation("demo-free")
+        chat.send(first)
+        chat.send(second)
+        chat.send("I want to speak to a human")
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(f"{system.escalation_url}/trainer")
+    page.fill("#password", system.settings.demo_agent_password)
+    page.click("#sign-in-form button[type=submit]")
+    expect(page.locator("#workspace")).to_be_visible(timeout=15_000)
+
+    card = page.locator(".group", has_text="showroom").first
+    expect(card).to_be_visible(timeout=15_000)
+    expect(card.locator(".badge").first).to_be_visible()  # why it is in the inbox
+    card.locator("select.kind").select_option("new_faq")
+    card.locator("input.new-name").fill("showroom")
+    card.locator("textarea.answer").fill(ANSWER)
+    for box in card.locator("input.wording").all():
+        if box.is_checked() and "showroom" not in box.get_attribute("value"):
+            box.uncheck()  # label only what this group is about
+    card.locator("button.label").click()
+    expect(card.locator(".result")).to_contain_text("added to the training data", timeout=15_000)
+
+    page.click("#start-release")
+    verdict = page.locator("#release .verdict")
+    expect(verdict).to_contain_text("Passed", timeout=RELEASE_TIMEOUT_SECONDS * 1000)
+    expect(page.locator("#release table.report").first).to_be_visible()
+    expect(page.locator("#release img.confusion")).to_be_visible(timeout=15_000)
+    expect(page.locator("#models")).to_contain_text("candidate-")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "trainer.png"), full_page=True)
+    page.close()
+
+    # The released model is live and understands both batches: the page's and the API's.
+    assert live_model_name(system) != system.original_model
+    models = trainer_api(system, "GET", "/api/training/releases").json()
+    assert models["models"]["serving"] == live_model_name(system)
+    assert Path(models["models"]["previous"]).name == system.original_model
+    report = models["runs"][0]["report"]
+    held_out = system.gift_wrap_labels["held_out"]
+    assert report["heldout"]["per_label"]["faq/gift_wrapping"]["messages"] == len(held_out)
+    assert ANSWER in system.conversation().send("do you have a showroom I can visit?")[0]["text"]
+    trained = system.gift_wrap_labels["trained"]
+    understood = [text for text in trained if GIFT_WRAP_ANSWER in
+                  " ".join(m.get("text", "") for m in system.conversation().send(text))]
+    assert len(understood) >= len(trained) - 1, understood
+    assert GIFT_WRAP_ANSWER in system.conversation().send("would you gift wrap it for me?")[0]["text"]
+
+
+def test_a_wrongly_labelled_batch_is_refused_and_rollback_goes_one_step_back(system):
     released = live_model_name(system)
+    assert released != system.original_model, "needs the release of the test before"
     wrong = trainer_api(system, "POST", "/api/training/labels",
                         json={"texts": WRONG_BATCH, "kind": "faq", "name": "password_reset"})
     assert wrong.status_code == 201, wrong.text
@@ -116,8 +168,7 @@ def test_misunderstood_messages_are_labelled_released_and_understood(system):
     chart = trainer_api(system, "GET", f"/api/training/releases/{refused['id']}/confusion.png")
     assert chart.status_code == 200 and chart.content[:4] == b"\x89PNG"
 
-    # One step back: the model that was live before the release.
     back = trainer_api(system, "POST", "/api/training/rollback")
     assert back.status_code == 200, back.text
-    assert live_model_name(system) == original
+    assert live_model_name(system) == system.original_model
     assert trainer_api(system, "POST", "/api/training/rollback").status_code == 409  # only one step
