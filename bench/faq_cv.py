@@ -23,6 +23,7 @@ VARIANTS: Dict[str, Dict] = {
     "current": {},
     "epochs200": {"epochs": 200},
     "epochs50": {"epochs": 50},
+    "epochs30": {"epochs": 30},
     "char2to5": {"_char": {"min_ngram": 2, "max_ngram": 5}},
 }
 

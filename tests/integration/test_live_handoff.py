@@ -21,10 +21,9 @@ def next_reply(widget: WidgetClient, timeout: float = 10) -> dict:
 def personas_keep_their_csat(bot):
     """Ratings given here change the demo personas' profiles; other tests rely on the seeded values."""
     customers = CustomerRepository.from_url(bot.settings.customer_db_url)
-    before = {pid: customers.get(pid).last_csat for pid in ("demo-vip", "demo-buyer")}
+    before = [customers.get(pid) for pid in ("demo-vip", "demo-buyer")]
     yield
-    for pid, value in before.items():
-        customers.record_csat(pid, value)
+    customers.save_all(before)
 
 
 @pytest.fixture

@@ -46,3 +46,18 @@ def test_releases_before_any_release(service):
     assert service.api("GET", "/api/training/releases/../x/confusion.png", person="tara").status == 404
     nothing_to_roll_back = service.api("POST", "/api/training/rollback", person="tara")
     assert nothing_to_roll_back.status == 409 and "no previous model" in nothing_to_roll_back.json["error"]
+
+
+def test_handoffs_because_the_bot_did_not_understand_are_found_by_their_code(service):
+    misunderstood(service, "c-lost", ["wen does the sofa come", "wen does the sofa come??"])
+    misunderstood(service, "c-other", ["do you ship to mars"])
+    queue = service.services.queue
+    queue.enqueue("c-lost", None, "anonymous", {}, "general", 4,
+                  [{"code": "not_understood", "text": "any wording at all"}], 3600, service.clock())
+    queue.enqueue("c-other", None, "anonymous", {}, "general", 4,
+                  [{"code": "asked_for_person", "text": "bot did not understand (words alone do not count)"}],
+                  3600, service.clock())
+    groups = service.api("GET", "/api/training/inbox", person="tara").json["groups"]
+    reasons = {g["text"]: g["reasons"] for g in groups}
+    assert "handed over because the bot did not understand" in reasons["wen does the sofa come"]
+    assert "handed over because the bot did not understand" not in reasons["do you ship to mars"]
