@@ -3,25 +3,35 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: demo test test-fast setup env browser inbox release rollback seed train migrate token agent-token bench lock validate clean
+.PHONY: demo test test-fast check setup setup-dev env browser inbox release rollback seed train migrate token agent-token bench lock validate clean
 
 demo: setup env seed
 	@$(PY) -m tools.launcher
 
-test: setup env browser
+test: setup-dev env browser check
 	@$(PY) -m pytest
 
 # The fast layer only (pure logic, the web app in-process, actions with rasa_sdk trackers): no servers.
-test-fast: setup
+test-fast: setup-dev
 	@$(PY) -m pytest -m "not integration"
 
+# Lint, format and types (ruff, mypy on the decision core); part of make test.
+check: setup-dev
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
+
+# The runtime dependencies, and the project installed into .venv (make demo).
 setup:
 	@./scripts/setup.sh
+
+# ... and what the tests and the contributor tooling need (make test, make check).
+setup-dev:
+	@./scripts/setup.sh --dev
 
 # Debian's Chromium for the browser tests (installed when missing and possible).
 browser:
@@ -50,8 +60,13 @@ token: setup env
 bench: setup env
 	@$(PY) -m bench.run_all
 
-lock:
-	@$(PY) -m pip freeze --exclude-editable | sed '1i # Generated with `pip freeze` from a venv built from requirements.in on Python 3.10.\n# Regenerate: make lock' > requirements.lock
+# Resolves the locks from requirements.in and requirements-dev.in for every platform (markers), with hashes.
+lock: setup-dev
+	@$(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --python-version 3.10 \
+		--custom-compile-command "make lock" requirements.in -o requirements.lock
+	@$(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --python-version 3.10 \
+		--custom-compile-command "make lock" -c requirements.lock requirements-dev.in -o requirements-dev.lock
+	@echo "==> requirements.lock and requirements-dev.lock resolved; make setup-dev installs them"
 
 clean:
 	rm -rf var models/*.tar.gz .pytest_cache

@@ -4,6 +4,7 @@ The rating is stored with the handoff and becomes the customer's `last_csat` in 
 escalation decision (in this conversation, through the slot, and in later ones, through the
 profile) treats a dissatisfied customer accordingly.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import stores
-from escalation.queue.handoffs import ClaimConflict, NotFound
 from common.names import CSAT_SCALE, CSAT_SCORE_ENTITY, Slot
+from escalation.queue.handoffs import ClaimConflict, NotFound
 
 logger = logging.getLogger(__name__)
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
@@ -25,7 +26,7 @@ _NUMBER = re.compile(r"\b([1-5]|one|two|three|four|five)\b", re.IGNORECASE)
 _OUT_OF_FIVE = re.compile(r"(/\s*5|\bout of (5|five))\b", re.IGNORECASE)  # the scale, not a rating
 THANKS = {
     "low": "Thank you for telling us, and I'm sorry we didn't do better. Your rating goes to the team lead, "
-           "and if something is still not sorted, say \"talk to a person\" and we'll pick it up straight away.",
+    'and if something is still not sorted, say "talk to a person" and we\'ll pick it up straight away.',
     "ok": "Thank you for your rating! Is there anything else I can help you with?",
 }
 
@@ -56,14 +57,14 @@ class ActionRecordCsat(Action):
     def name(self) -> str:
         return "action_record_csat"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[str, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         message = tracker.latest_message or {}
         score = rating_from(message.get("text"), message.get("entities") or [])
         handoff_id = tracker.get_slot(Slot.CSAT_HANDOFF_ID)
         if score is None:
-            dispatcher.utter_message(text="Sorry, I didn't catch a rating. Please choose a number from 1 (poor) "
-                                          "to 5 (excellent).")
+            dispatcher.utter_message(
+                text="Sorry, I didn't catch a rating. Please choose a number from 1 (poor) to 5 (excellent)."
+            )
             return []
         if not handoff_id:
             # Nobody asked for a rating; thank them without storing a score for nothing.

@@ -1,4 +1,5 @@
 """Session start: verify who the customer is and put their segment into the tracker's slots."""
+
 from __future__ import annotations
 
 import logging
@@ -10,9 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import stores
 from common.crm import Customer, CustomerRepository
+from common.names import CUSTOMER_TOKEN_KEY, JourneyStage, Slot, Tier
 from common.settings import Settings
 from common.tokens import Identity, verify
-from common.names import CUSTOMER_TOKEN_KEY, JourneyStage, Slot, Tier
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,7 @@ class ActionSessionStart(Action):
     def name(self) -> str:
         return "action_session_start"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         metadata = tracker.get_slot("session_started_metadata")
         try:
             customer = identify(token_from_metadata(metadata), _settings(), _repository())

@@ -1,6 +1,7 @@
 """What the actions work with, opened once per process on first use (not at import: the action server
 imports every module at start) and shared by all actions: settings, one database (one connection
 pool), its repositories, and the escalation rules read once from the path in settings."""
+
 from __future__ import annotations
 
 from functools import lru_cache

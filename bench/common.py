@@ -1,13 +1,13 @@
 """Helpers the benchmarks share: machine description, report writing, loading a model to parse."""
+
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
+import random
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
-import random
 from typing import Dict, List, Sequence, Tuple
 
 from training.evaluation import ModelParser, retrieval_key  # noqa: F401 (shared with the release gate)
@@ -25,17 +25,29 @@ def _read(path: str) -> str:
 
 
 def machine_description() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
-                if line.startswith("model name")), "unknown CPU")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
     meminfo = _read("/proc/meminfo").split()
     memory = f", {int(meminfo[1]) / 1024 / 1024:.0f} GiB RAM" if len(meminfo) > 1 and meminfo[1].isdigit() else ""
-    return (f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def run_stamp() -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip() or "uncommitted"
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+        ).stdout.strip()
+        or "uncommitted"
+    )
     return f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}"
 
 
@@ -66,8 +78,9 @@ def stratified_folds(messages: List, k: int, seed: int) -> List[List]:
     return folds
 
 
-def grouped_bar_chart(groups: Sequence[str], series: Sequence[Tuple[str, Sequence[float]]], title: str,
-                      y_max: float, path: Path) -> None:
+def grouped_bar_chart(
+    groups: Sequence[str], series: Sequence[Tuple[str, Sequence[float]]], title: str, y_max: float, path: Path
+) -> None:
     """One group of bars per name in `groups`, one bar per (label, values) series; saved as PNG."""
     import matplotlib
 

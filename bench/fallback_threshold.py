@@ -2,6 +2,7 @@
 training data (data/nlu), with the rule in bench/thresholds.py. The held-out test set plays no part.
 The out-of-scope training examples stand in for out-of-scope traffic.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -16,8 +17,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bench.common import stratified_folds
 from bench.thresholds import Prediction, choose_threshold
-from rasa_plugins.intent_classifier import LinearIntentClassifier
 from common.settings import PROJECT_ROOT
+from rasa_plugins.intent_classifier import LinearIntentClassifier
 
 OUT_OF_SCOPE = "out_of_scope"
 
@@ -43,19 +44,25 @@ def cross_validated_predictions(config: Dict, k: int = 5) -> List[Prediction]:
             best = int(row.argmax())
             predicted = intents[best]
             gold = m.get("intent")
-            predictions.append(Prediction(gold != OUT_OF_SCOPE, predicted == gold,
-                                          predicted == OUT_OF_SCOPE, float(row[best])))
+            predictions.append(
+                Prediction(gold != OUT_OF_SCOPE, predicted == gold, predicted == OUT_OF_SCOPE, float(row[best]))
+            )
     return predictions
 
 
 def main() -> None:
     import yaml
 
-    config = next(c for c in yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())["pipeline"]
-                  if c["name"].endswith("LinearIntentClassifier"))
+    config = next(
+        c
+        for c in yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())["pipeline"]
+        if c["name"].endswith("LinearIntentClassifier")
+    )
     chosen = choose_threshold(cross_validated_predictions(config))
-    print(f"5-fold CV on training data: threshold {chosen.threshold:.2f} keeps intent accuracy "
-          f"{chosen.in_scope_accuracy:.3f} and catches {chosen.out_of_scope_recall:.3f} of out-of-scope")
+    print(
+        f"5-fold CV on training data: threshold {chosen.threshold:.2f} keeps intent accuracy "
+        f"{chosen.in_scope_accuracy:.3f} and catches {chosen.out_of_scope_recall:.3f} of out-of-scope"
+    )
 
 
 if __name__ == "__main__":

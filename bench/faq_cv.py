@@ -3,6 +3,7 @@
 The held-out test set (tests/nlu/heldout.yml) plays no part here, so choosing settings with this
 script does not tune on the test set. Usage: python -m bench.faq_cv [folds] [variant ...]
 """
+
 from __future__ import annotations
 
 import copy
@@ -60,8 +61,12 @@ def cross_validate(variant: str, k: int) -> float:
             tmp_path = Path(tmp)
             (tmp_path / "nlu.yml").write_text(fold_data.nlu_as_yaml())
             rasa_io.write_yaml(config, tmp_path / "config.yml")
-            model = train_nlu(str(tmp_path / "config.yml"), str(tmp_path / "nlu.yml"),
-                              str(tmp_path / "models"), domain=str(PROJECT_ROOT / "bot" / "domain.yml"))
+            model = train_nlu(
+                str(tmp_path / "config.yml"),
+                str(tmp_path / "nlu.yml"),
+                str(tmp_path / "models"),
+                domain=str(PROJECT_ROOT / "bot" / "domain.yml"),
+            )
             parser = ModelParser(Path(model))
             for m in held:
                 total += 1
@@ -76,5 +81,7 @@ if __name__ == "__main__":
     for name in names:
         started = time.time()
         accuracy = cross_validate(name, k)
-        print(f"{name}: {k}-fold FAQ topic accuracy on training data {accuracy:.3f} "
-              f"({time.time() - started:.0f} s)", flush=True)
+        print(
+            f"{name}: {k}-fold FAQ topic accuracy on training data {accuracy:.3f} ({time.time() - started:.0f} s)",
+            flush=True,
+        )

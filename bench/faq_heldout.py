@@ -3,6 +3,7 @@
 A message counts as right when the bot would act on the right label: for help-centre questions the
 FAQ topic the ResponseSelector picked (`faq/<topic>`), otherwise the intent. Target: FAQ >= 0.92.
 """
+
 from __future__ import annotations
 
 import collections
@@ -17,10 +18,14 @@ from common.rasa_commands import latest_model, train
 from common.settings import PROJECT_ROOT
 
 HELDOUT_SETS = {
-    "heldout_b.yml (clean: written before the last training-data change, first evaluated after it)":
-        PROJECT_ROOT / "tests" / "nlu" / "heldout_b.yml",
-    "heldout.yml (its misses were seen during development, see the note below)":
-        PROJECT_ROOT / "tests" / "nlu" / "heldout.yml",
+    "heldout_b.yml (clean: written before the last training-data change, first evaluated after it)": PROJECT_ROOT
+    / "tests"
+    / "nlu"
+    / "heldout_b.yml",
+    "heldout.yml (its misses were seen during development, see the note below)": PROJECT_ROOT
+    / "tests"
+    / "nlu"
+    / "heldout.yml",
 }
 FAQ_TARGET = 0.92
 
@@ -39,27 +44,44 @@ def evaluate(parser: ModelParser, examples: List[Tuple[str, str]]) -> Dict:
         rows.append((text, gold, predicted, confidence))
     faq = [r for r in rows if r[1].startswith("faq/")]
     other = [r for r in rows if not r[1].startswith("faq/")]
-    accuracy = lambda rs: sum(r[1] == r[2] for r in rs) / len(rs) if rs else float("nan")
-    return {"rows": rows, "faq_accuracy": accuracy(faq), "other_accuracy": accuracy(other),
-            "overall_accuracy": accuracy(rows), "faq_count": len(faq), "other_count": len(other)}
+
+    def accuracy(rs):
+        return sum(r[1] == r[2] for r in rs) / len(rs) if rs else float("nan")
+
+    return {
+        "rows": rows,
+        "faq_accuracy": accuracy(faq),
+        "other_accuracy": accuracy(other),
+        "overall_accuracy": accuracy(rows),
+        "faq_count": len(faq),
+        "other_count": len(other),
+    }
 
 
 def report(name: str, result: Dict) -> str:
     errors = [r for r in result["rows"] if r[1] != r[2]]
     confusions = collections.Counter((r[1], r[2]) for r in errors)
     lines = [
-        f"## {name}", "",
-        "| measure | value | examples | target |", "|---|---|---|---|",
+        f"## {name}",
+        "",
+        "| measure | value | examples | target |",
+        "|---|---|---|---|",
         f"| FAQ topic accuracy (intent + ResponseSelector) | {result['faq_accuracy']:.3f} | "
         f"{result['faq_count']} | >= {FAQ_TARGET} {'met' if result['faq_accuracy'] >= FAQ_TARGET else 'MISSED'} |",
         f"| other intents accuracy | {result['other_accuracy']:.3f} | {result['other_count']} | |",
         f"| overall | {result['overall_accuracy']:.3f} | {len(result['rows'])} | |",
-        "", f"Every miss ({len(errors)}):", "", "| text | expected | predicted | intent confidence |",
+        "",
+        f"Every miss ({len(errors)}):",
+        "",
+        "| text | expected | predicted | intent confidence |",
         "|---|---|---|---|",
     ]
     lines += [f"| {t} | {g} | {p} | {c:.2f} |" for t, g, p, c in errors]
     if confusions:
-        lines += ["", "Most frequent confusions: " + ", ".join(f"{g} → {p} ({n})" for (g, p), n in confusions.most_common(5))]
+        lines += [
+            "",
+            "Most frequent confusions: " + ", ".join(f"{g} → {p} ({n})" for (g, p), n in confusions.most_common(5)),
+        ]
     return "\n".join(lines + [""])
 
 
@@ -84,8 +106,10 @@ def main() -> Dict:
     body = "\n".join(report(name, result) for name, result in results.items()) + "\n" + HISTORY
     path = write_report("faq_heldout", "Held-out NLU accuracy of the support bot", body)
     for name, result in results.items():
-        print(f"{name.split(' ')[0]}: FAQ topic accuracy {result['faq_accuracy']:.3f} ({result['faq_count']} "
-              f"examples), other intents {result['other_accuracy']:.3f}")
+        print(
+            f"{name.split(' ')[0]}: FAQ topic accuracy {result['faq_accuracy']:.3f} ({result['faq_count']} "
+            f"examples), other intents {result['other_accuracy']:.3f}"
+        )
     print(f"Report: {path}")
     return results
 

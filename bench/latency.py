@@ -5,10 +5,10 @@ model, the action server (identity at session start), the SQL tracker store on S
 screening. The baseline is `rasa init` (Rasa's default configuration: DIET, TED, ...; in-memory
 tracker store). Each conversation sends 8 messages one after another; C conversations run at once.
 """
+
 from __future__ import annotations
 
 import asyncio
-import statistics
 import subprocess
 import tempfile
 import time
@@ -24,18 +24,26 @@ from common import conversation_ids
 from common.crm import CustomerRepository
 from common.database import migrate
 from common.rasa_commands import RASA, process_env, train
+from common.settings import free_port, throwaway_settings
+from common.tokens import mint
 from tools import launcher
 from tools.seed import seed_customers
-from common.tokens import mint
-from common.settings import free_port, throwaway_settings
 
 CONCURRENCY = (1, 10, 50)
 CONVERSATIONS = {1: 12, 10: 40, 50: 100}
 TURNS = 8
 WARMUP_CONVERSATIONS = 3
 
-BOT_SCRIPT = ["hi", "where is my order", "how much is shipping", "can I return a lamp I bought",
-              "my payment was declined", "how do I reset my password", "thanks", "bye"]
+BOT_SCRIPT = [
+    "hi",
+    "where is my order",
+    "how much is shipping",
+    "can I return a lamp I bought",
+    "my payment was declined",
+    "how do I reset my password",
+    "thanks",
+    "bye",
+]
 BASELINE_SCRIPT = ["hi", "I am sad", "yes", "hello", "I am great", "are you a bot?", "no", "bye"]
 
 
@@ -57,9 +65,15 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def conversation(session: aiohttp.ClientSession, url: str, script: List[str],
-                       identity: Tuple[str, Optional[dict]], latencies: List[float], errors: List[int],
-                       silent: List[int]) -> None:
+async def conversation(
+    session: aiohttp.ClientSession,
+    url: str,
+    script: List[str],
+    identity: Tuple[str, Optional[dict]],
+    latencies: List[float],
+    errors: List[int],
+    silent: List[int],
+) -> None:
     sender, metadata = identity  # a signed-in customer sends their token with every message
     for text in script:
         body = {"sender": sender, "message": text}
@@ -79,8 +93,7 @@ async def conversation(session: aiohttp.ClientSession, url: str, script: List[st
             silent.append(1)
 
 
-async def load(url: str, script: List[str], concurrency: int, conversations: int,
-               metadata_for: callable) -> Result:
+async def load(url: str, script: List[str], concurrency: int, conversations: int, metadata_for: callable) -> Result:
     latencies: List[float] = []
     errors: List[int] = []
     silent: List[int] = []
@@ -107,23 +120,35 @@ def measure(system: str, url: str, script: List[str], metadata_for: callable) ->
         print(f"   {system}: {c} concurrent conversations x {TURNS} turns ...", flush=True)
         result = asyncio.run(load(url, script, c, CONVERSATIONS[c], metadata_for))
         result.system = system
-        print(f"      p50 {result.percentile(0.5):.1f} ms, p95 {result.percentile(0.95):.1f} ms, "
-              f"{result.throughput:.1f} msg/s, errors {result.errors}, unanswered {result.silent}", flush=True)
+        print(
+            f"      p50 {result.percentile(0.5):.1f} ms, p95 {result.percentile(0.95):.1f} ms, "
+            f"{result.throughput:.1f} msg/s, errors {result.errors}, unanswered {result.silent}",
+            flush=True,
+        )
         results.append(result)
     return results
 
 
 def start_baseline(work: Path, port: int) -> launcher.Service:
     project = work / "baseline"
-    print("==> Creating and training the `rasa init` baseline (default configuration; a few minutes)",
-          flush=True)
+    print("==> Creating and training the `rasa init` baseline (default configuration; a few minutes)", flush=True)
     project.mkdir()
     env = dict(process_env(throwaway_settings(work)), PYTHONPATH="")
-    subprocess.run([RASA, "init", "--no-prompt", "--init-dir", str(project)], cwd=work, env=env,
-                   check=True, stdout=subprocess.DEVNULL)
-    process = subprocess.Popen([RASA, "run", "--port", str(port), "--interface", "127.0.0.1"],
-                               cwd=project, env=env, stdout=open(work / "baseline.log", "wb"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    subprocess.run(
+        [RASA, "init", "--no-prompt", "--init-dir", str(project)],
+        cwd=work,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    process = subprocess.Popen(
+        [RASA, "run", "--port", str(port), "--interface", "127.0.0.1"],
+        cwd=project,
+        env=env,
+        stdout=open(work / "baseline.log", "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     return launcher.Service("baseline Rasa server", process, f"http://127.0.0.1:{port}/", work / "baseline.log")
 
 
@@ -132,8 +157,9 @@ def wait_for_replies(url: str, timeout: float = 180) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if launcher.answers(lambda: bool(requests.post(url, json={"sender": "warmup", "message": "hi"},
-                                                        timeout=10).json())):
+        if launcher.answers(
+            lambda: bool(requests.post(url, json={"sender": "warmup", "message": "hi"}, timeout=10).json())
+        ):
             return
         time.sleep(1)
     raise TimeoutError(f"{url} gave no replies")
@@ -150,8 +176,13 @@ def chart(results: List[Result], path: Path) -> None:
         rows = [r for r in results if r.system == system]
         left.plot([r.concurrency for r in rows], [r.throughput for r in rows], marker="o", label=system)
         right.plot([r.concurrency for r in rows], [r.percentile(0.5) for r in rows], marker="o", label=f"{system} p50")
-        right.plot([r.concurrency for r in rows], [r.percentile(0.95) for r in rows], marker="x", linestyle="--",
-                   label=f"{system} p95")
+        right.plot(
+            [r.concurrency for r in rows],
+            [r.percentile(0.95) for r in rows],
+            marker="x",
+            linestyle="--",
+            label=f"{system} p95",
+        )
     left.set(title="Throughput", xlabel="concurrent conversations", ylabel="messages / s", xscale="log")
     right.set(title="Turn latency", xlabel="concurrent conversations", ylabel="ms", xscale="log", yscale="log")
     left.legend()
@@ -188,12 +219,19 @@ def main() -> List[Result]:
                 sender = conversation_ids.issue(persona, settings.customer_token_secret)
                 if persona is None:
                     return sender, None
-                return sender, {"customer_token": mint(persona, settings.customer_token_secret,
-                                                       settings.customer_token_issuer, 3600)}
+                return sender, {
+                    "customer_token": mint(
+                        persona, settings.customer_token_secret, settings.customer_token_issuer, 3600
+                    )
+                }
 
             print("==> Measuring", flush=True)
-            results = measure("baseline (rasa init)", baseline_url, BASELINE_SCRIPT,
-                              lambda i: (f"bench-{uuid.uuid4().hex[:12]}", None))
+            results = measure(
+                "baseline (rasa init)",
+                baseline_url,
+                BASELINE_SCRIPT,
+                lambda i: (f"bench-{uuid.uuid4().hex[:12]}", None),
+            )
             results += measure("support bot", bot_url, BOT_SCRIPT, bot_metadata)
         finally:
             for service in reversed(services):
@@ -204,21 +242,32 @@ def main() -> List[Result]:
     base, bot = "baseline (rasa init)", "support bot"
     throughput_ratio = by[(bot, 50)].throughput / by[(base, 50)].throughput
     latency_ratio = by[(bot, 1)].percentile(0.5) / by[(base, 1)].percentile(0.5)
-    verdict = lambda ok: "met" if ok else "MISSED"
+
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+
     lines = [
         f"Each conversation: {TURNS} messages in sequence over POST /webhooks/rest/webhook; conversations per "
         f"level: {CONVERSATIONS}; {WARMUP_CONVERSATIONS} warm-up conversations first. The load generator runs "
-        "on the same 2 cores as the servers (same for both systems).", "",
+        "on the same 2 cores as the servers (same for both systems).",
+        "",
         "| system | concurrent conversations | messages | p50 ms | p95 ms | messages/s | errors | unanswered |",
         "|---|---|---|---|---|---|---|---|",
-        *[f"| {r.system} | {r.concurrency} | {len(r.latencies_ms)} | {r.percentile(0.5):.1f} | "
-          f"{r.percentile(0.95):.1f} | {r.throughput:.1f} | {r.errors} | {r.silent} |" for r in results], "",
+        *[
+            f"| {r.system} | {r.concurrency} | {len(r.latencies_ms)} | {r.percentile(0.5):.1f} | "
+            f"{r.percentile(0.95):.1f} | {r.throughput:.1f} | {r.errors} | {r.silent} |"
+            for r in results
+        ],
+        "",
         "Errors are HTTP errors, time-outs or malformed answers; unanswered turns got a valid empty answer "
-        "(the `rasa init` bot has no rule for some turns of its script).", "",
+        "(the `rasa init` bot has no rule for some turns of its script).",
+        "",
         f"- Throughput at 50 concurrent conversations: {throughput_ratio:.2f}x the baseline "
         f"(target >= 3x: {verdict(throughput_ratio >= 3)}).",
         f"- Single-conversation p50 latency: {latency_ratio:.2f} of the baseline's "
-        f"(target <= 0.5: {verdict(latency_ratio <= 0.5)}).", "", "![latency](latency.png)",
+        f"(target <= 0.5: {verdict(latency_ratio <= 0.5)}).",
+        "",
+        "![latency](latency.png)",
     ]
     body = "\n".join(lines)
     path = write_report("latency", "Turn latency and throughput: support bot vs rasa init baseline", body)

@@ -6,6 +6,7 @@ form an `oos` intent. A message counts as out-of-scope when the bot predicts `oo
 chosen on the validation split with the rule in bench/thresholds.py. The test split is used only
 for the final numbers.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,10 @@ def main() -> Dict:
         model = train_nlu(str(PROJECT_ROOT / "config.yml"), str(tmp_path / "nlu.yml"), str(tmp_path / "models"))
         training_seconds = time.perf_counter() - started
         parser = ModelParser(Path(model))
-        print(f"==> Trained in {training_seconds:.0f} s; parsing {len(val)} validation and {len(test)} test queries",
-              flush=True)
+        print(
+            f"==> Trained in {training_seconds:.0f} s; parsing {len(val)} validation and {len(test)} test queries",
+            flush=True,
+        )
         val_predictions, _ = predictions(parser, val)
         test_predictions, final_intents = predictions(parser, test)
     chosen = choose_threshold(val_predictions)
@@ -96,28 +99,41 @@ def main() -> Dict:
     ]
     target_acc, target_rec = PUBLISHED["Rasa (published)"]
     best = rows[1]
-    verdict = lambda ok: "met" if ok else "MISSED"
-    body = "\n".join([
-        f"Training split: {len(train)} queries (15,000 in-scope + 100 out-of-scope as intent `oos`); "
-        f"validation {len(val)}; test {len(test)} (4,500 in-scope + 1,000 out-of-scope).",
-        f"Training time of the whole config.yml pipeline: **{training_seconds:.0f} s** "
-        f"(target < 300 s: {verdict(training_seconds < 300)}).", "",
-        "| pipeline | in-scope accuracy % | out-of-scope recall % |", "|---|---|---|",
-        *[f"| {name} | {acc:.1f} | {rec:.1f} |" for name, acc, rec in rows], "",
-        f"Threshold rule (bench/thresholds.py): the highest threshold costing at most 1 point of in-scope "
-        f"accuracy on the validation split; chosen {chosen.threshold:.2f} (validation: in-scope "
-        f"{100 * chosen.in_scope_accuracy:.1f}%, out-of-scope recall {100 * chosen.out_of_scope_recall:.1f}%).",
-        f"Against Rasa's published row with the validation-chosen threshold: in-scope {best[1]:.1f} vs "
-        f"{target_acc} ({verdict(best[1] >= target_acc)}), out-of-scope recall {best[2]:.1f} vs {target_rec} "
-        f"({verdict(best[2] >= target_rec)}).",
-        "The product bot uses its own threshold (config.yml), chosen on its own training data; the first row "
-        "shows what that threshold does on CLINC150.", "", "![CLINC150](clinc150.png)",
-    ])
+
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+
+    body = "\n".join(
+        [
+            f"Training split: {len(train)} queries (15,000 in-scope + 100 out-of-scope as intent `oos`); "
+            f"validation {len(val)}; test {len(test)} (4,500 in-scope + 1,000 out-of-scope).",
+            f"Training time of the whole config.yml pipeline: **{training_seconds:.0f} s** "
+            f"(target < 300 s: {verdict(training_seconds < 300)}).",
+            "",
+            "| pipeline | in-scope accuracy % | out-of-scope recall % |",
+            "|---|---|---|",
+            *[f"| {name} | {acc:.1f} | {rec:.1f} |" for name, acc, rec in rows],
+            "",
+            f"Threshold rule (bench/thresholds.py): the highest threshold costing at most 1 point of in-scope "
+            f"accuracy on the validation split; chosen {chosen.threshold:.2f} (validation: in-scope "
+            f"{100 * chosen.in_scope_accuracy:.1f}%, out-of-scope recall {100 * chosen.out_of_scope_recall:.1f}%).",
+            f"Against Rasa's published row with the validation-chosen threshold: in-scope {best[1]:.1f} vs "
+            f"{target_acc} ({verdict(best[1] >= target_acc)}), out-of-scope recall {best[2]:.1f} vs {target_rec} "
+            f"({verdict(best[2] >= target_rec)}).",
+            "The product bot uses its own threshold (config.yml), chosen on its own training data; the first row "
+            "shows what that threshold does on CLINC150.",
+            "",
+            "![CLINC150](clinc150.png)",
+        ]
+    )
     REPORTS_DIR.mkdir(exist_ok=True)
-    grouped_bar_chart([r[0] for r in rows], [("in-scope accuracy %", [r[1] for r in rows]),
-                                             ("out-of-scope recall %", [r[2] for r in rows])],
-                      "CLINC150 test split (full): this project's pipeline vs published rows", 100,
-                      REPORTS_DIR / "clinc150.png")
+    grouped_bar_chart(
+        [r[0] for r in rows],
+        [("in-scope accuracy %", [r[1] for r in rows]), ("out-of-scope recall %", [r[2] for r in rows])],
+        "CLINC150 test split (full): this project's pipeline vs published rows",
+        100,
+        REPORTS_DIR / "clinc150.png",
+    )
     path = write_report("clinc150", "CLINC150 intent and out-of-scope benchmark", body)
     print(body)
     print(f"Report: {path}")

@@ -10,6 +10,7 @@ conversation, then times MESSAGES messages each way:
 The clients are the widget's protocol (tools/widget_client.py) and plain HTTP, on the same 2
 cores as the servers; a browser adds its own rendering time on top.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -21,15 +22,15 @@ from typing import Dict, List
 import requests
 
 from bench.common import REPORTS_DIR, write_report
-from escalation.queue.agents import agent_token
 from common.crm import CustomerRepository
 from common.database import migrate
 from common.rasa_commands import train
+from common.settings import throwaway_settings
+from common.tokens import mint
+from escalation.queue.agents import agent_token
 from escalation.rules_file import write_round_the_clock_copy
 from tools import launcher
 from tools.seed import seed_customers
-from common.settings import throwaway_settings
-from common.tokens import mint
 from tools.widget_client import WidgetClient
 
 MESSAGES = 40
@@ -69,16 +70,18 @@ def measure(system: launcher.System) -> Dict[str, List[float]]:
         session_id = widget.request_session()
         widget.say(session_id, "I'm still waiting for my refund, this is the third time I ask!!!")
         widget.replies.get(timeout=30)
-        handoff = next(h for h in requests.get(api, headers=headers, timeout=10).json()
-                       if h["conversation_id"] == session_id)
+        handoff = next(
+            h for h in requests.get(api, headers=headers, timeout=10).json() if h["conversation_id"] == session_id
+        )
         requests.post(f"{api}/{handoff['id']}/claim", headers=headers, timeout=10).raise_for_status()
         widget.replies.get(timeout=10)  # the agent's greeting
         to_customer, to_agent = [], []
         for number in range(MESSAGES):
             text = f"agent message {number}"
             started = time.perf_counter()
-            requests.post(f"{api}/{handoff['id']}/messages", json={"text": text}, headers=headers,
-                          timeout=10).raise_for_status()
+            requests.post(
+                f"{api}/{handoff['id']}/messages", json={"text": text}, headers=headers, timeout=10
+            ).raise_for_status()
             assert widget.replies.get(timeout=10)["text"] == text
             to_customer.append(time.perf_counter() - started)
         cursor = requests.get(f"{api}/{handoff['id']}", headers=headers, timeout=10).json()["cursor"]
@@ -87,8 +90,9 @@ def measure(system: launcher.System) -> Dict[str, List[float]]:
             started = time.perf_counter()
             widget.say(session_id, text)
             while True:  # the console's loop: long-poll until the message is there
-                update = requests.get(f"{api}/{handoff['id']}/messages", params={"after": cursor, "wait": 10},
-                                      headers=headers, timeout=20).json()
+                update = requests.get(
+                    f"{api}/{handoff['id']}/messages", params={"after": cursor, "wait": 10}, headers=headers, timeout=20
+                ).json()
                 cursor = update["cursor"]
                 if any(m["text"] == text for m in update["messages"]):
                     break
@@ -113,17 +117,25 @@ def main() -> Dict[str, List[float]]:
     rows = []
     for name, values in samples.items():
         worst = max(values)
-        rows.append(f"| {name} | {len(values)} | {statistics.median(values) * 1000:.0f} | "
-                    f"{percentile(values, 0.95) * 1000:.0f} | {worst * 1000:.0f} | "
-                    f"{sum(v >= GOAL_SECONDS for v in values)} | {'met' if worst < GOAL_SECONDS else 'MISSED'} |")
-    body = "\n".join([
-        __doc__.split("\n\n", 1)[1].strip(), "",
-        "| direction | messages | p50 ms | p95 ms | max ms | over 1 s | goal: every message under 1 s |",
-        "|---|---|---|---|---|---|---|", *rows, "",
-        "The console's long-poll checks the tracker store every 150 ms (escalation/web/app.py), which bounds the "
-        "customer -> agent delay from below; agent -> customer is one Rasa HTTP call and a socket.io emit.", "",
-        "![relay latency](relay_latency.png)",
-    ])
+        rows.append(
+            f"| {name} | {len(values)} | {statistics.median(values) * 1000:.0f} | "
+            f"{percentile(values, 0.95) * 1000:.0f} | {worst * 1000:.0f} | "
+            f"{sum(v >= GOAL_SECONDS for v in values)} | {'met' if worst < GOAL_SECONDS else 'MISSED'} |"
+        )
+    body = "\n".join(
+        [
+            __doc__.split("\n\n", 1)[1].strip(),
+            "",
+            "| direction | messages | p50 ms | p95 ms | max ms | over 1 s | goal: every message under 1 s |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "The console's long-poll checks the tracker store every 150 ms (escalation/web/app.py), which bounds the "
+            "customer -> agent delay from below; agent -> customer is one Rasa HTTP call and a socket.io emit.",
+            "",
+            "![relay latency](relay_latency.png)",
+        ]
+    )
     path = write_report("relay_latency", "Live relay latency between agent console and customer widget", body)
     print(body)
     print(f"Report: {path}")

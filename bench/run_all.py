@@ -1,4 +1,5 @@
 """`make bench`: every benchmark, one after another; reports and charts land in bench/reports/."""
+
 from bench import faq_heldout, latency, nlu_clinc, relay_latency, sentiment
 
 STEPS = (

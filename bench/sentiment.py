@@ -6,6 +6,7 @@
 2. Precision and recall of "dissatisfied" on bench/data/support_dissatisfaction.csv, a set the
    project wrote before the detector and did not tune on.
 """
+
 from __future__ import annotations
 
 import csv
@@ -71,40 +72,66 @@ def dissatisfaction_scores() -> Dict[str, Tuple[float, float, float]]:
 
 
 def main() -> None:
-    lines = ["## 3-class sentiment on the VADER ground-truth corpora", "",
-             "| corpus | texts | published VADER F1 | VADER macro F1 | VADER weighted F1 | adjusted macro F1 | "
-             "adjusted weighted F1 |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## 3-class sentiment on the VADER ground-truth corpora",
+        "",
+        "| corpus | texts | published VADER F1 | VADER macro F1 | VADER weighted F1 | adjusted macro F1 | "
+        "adjusted weighted F1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     chart_rows = []
     for name, (filename, published) in CORPORA.items():
         rows = read_corpus(SHARED_DATASETS / "vader_ground_truth" / filename)
         print(f"==> {name}: {len(rows)} texts", flush=True)
         s = corpus_scores(rows)
-        lines.append(f"| {name} | {len(rows)} | {published:.2f} | {s['vader_macro']:.3f} | {s['vader_weighted']:.3f} | "
-                     f"{s['ours_macro']:.3f} | {s['ours_weighted']:.3f} |")
+        lines.append(
+            f"| {name} | {len(rows)} | {published:.2f} | {s['vader_macro']:.3f} | {s['vader_weighted']:.3f} | "
+            f"{s['ours_macro']:.3f} | {s['ours_weighted']:.3f} |"
+        )
         chart_rows.append((name, published, s["vader_weighted"], s["ours_weighted"]))
-    lines += ["", "The paper's F1 is over all three classes; it does not say how classes are averaged, so both "
-              "macro and support-weighted averages are shown. The published numbers are for the 2014 engine "
-              "(SOURCE.md: the current vaderSentiment release differs). The support adjustments are meant "
-              "for customer messages, not for reviews or editorials; these corpora show what they cost there.", ""]
+    lines += [
+        "",
+        "The paper's F1 is over all three classes; it does not say how classes are averaged, so both "
+        "macro and support-weighted averages are shown. The published numbers are for the 2014 engine "
+        "(SOURCE.md: the current vaderSentiment release differs). The support adjustments are meant "
+        "for customer messages, not for reviews or editorials; these corpora show what they cost there.",
+        "",
+    ]
     d = dissatisfaction_scores()
     total, positives = d["_count"]
-    lines += ["## Dissatisfaction in support messages", "",
-              f"bench/data/support_dissatisfaction.csv: {total} messages, {positives} labelled dissatisfied "
-              f"(written before the detector, not used to tune it). Dissatisfied = score <= {DISSATISFIED_AT}.", "",
-              "| detector | precision | recall | F1 |", "|---|---|---|---|"]
+    lines += [
+        "## Dissatisfaction in support messages",
+        "",
+        f"bench/data/support_dissatisfaction.csv: {total} messages, {positives} labelled dissatisfied "
+        f"(written before the detector, not used to tune it). Dissatisfied = score <= {DISSATISFIED_AT}.",
+        "",
+        "| detector | precision | recall | F1 |",
+        "|---|---|---|---|",
+    ]
     for name in ("plain VADER", "support-adjusted"):
         p, r, f = d[name]
         lines.append(f"| {name} | {p:.3f} | {r:.3f} | {f:.3f} |")
-    lines += ["", f"Every miss of the support-adjusted detector ({len(d['_misses'])}):", "",
-              "| message | labelled |", "|---|---|"]
+    lines += [
+        "",
+        f"Every miss of the support-adjusted detector ({len(d['_misses'])}):",
+        "",
+        "| message | labelled |",
+        "|---|---|",
+    ]
     lines += [f"| {text} | {'dissatisfied' if gold else 'not dissatisfied'} |" for text, gold in d["_misses"]]
     lines += ["", "![sentiment](sentiment.png)"]
     REPORTS_DIR.mkdir(exist_ok=True)
-    grouped_bar_chart([r[0] for r in chart_rows],
-                      [("published VADER F1", [r[1] for r in chart_rows]),
-                       ("VADER (this run)", [r[2] for r in chart_rows]),
-                       ("support-adjusted", [r[3] for r in chart_rows])],
-                      "3-class sentiment, weighted F1, VADER ground-truth corpora", 1, REPORTS_DIR / "sentiment.png")
+    grouped_bar_chart(
+        [r[0] for r in chart_rows],
+        [
+            ("published VADER F1", [r[1] for r in chart_rows]),
+            ("VADER (this run)", [r[2] for r in chart_rows]),
+            ("support-adjusted", [r[3] for r in chart_rows]),
+        ],
+        "3-class sentiment, weighted F1, VADER ground-truth corpora",
+        1,
+        REPORTS_DIR / "sentiment.png",
+    )
     path = write_report("sentiment", "Sentiment and dissatisfaction detection", "\n".join(lines))
     print("\n".join(lines[:12]))
     print(f"Report: {path}")

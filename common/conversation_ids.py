@@ -7,6 +7,7 @@ issued to (or "anonymous"), keyed by the customer-token secret. A client can kee
 (a page reload resumes the chat), but an id issued to someone else fails the check, and nobody can
 make one for another customer. Stateless, so any number of Rasa replicas agree without a database.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -10,6 +10,7 @@ the one writer of its store.
 Who said what: `user` events are the customer's; `bot` events carry `metadata.agent` when an agent
 wrote them (escalation/web/app.py sets it), otherwise they are the bot's.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,17 +59,23 @@ class ConversationLog:
 
     def messages(self, conversation_id: str, after: int = 0, limit: int = 500) -> List[Message]:
         """The conversation's customer, bot and agent messages newer than event id `after`, oldest first."""
-        query = (sa.select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.data)
-                 .where(EVENTS.c.sender_id == conversation_id, EVENTS.c.id > after,
-                        EVENTS.c.type_name.in_(("user", "bot")))
-                 .order_by(EVENTS.c.id).limit(limit))
+        query = (
+            sa.select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.data)
+            .where(EVENTS.c.sender_id == conversation_id, EVENTS.c.id > after, EVENTS.c.type_name.in_(("user", "bot")))
+            .order_by(EVENTS.c.id)
+            .limit(limit)
+        )
         return [m for m in (_message(*row) for row in self._rows(query)) if m is not None]
 
     def recent_events(self, limit: int) -> List[Tuple[int, str, str, dict]]:
         """The latest `limit` user and bot events of all conversations, oldest first, as
         (event id, conversation id, "user" or "bot", the event's JSON): the trainers' inbox reads these."""
-        query = (sa.select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.data)
-                 .where(EVENTS.c.type_name.in_(("user", "bot"))).order_by(EVENTS.c.id.desc()).limit(limit))
+        query = (
+            sa.select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.data)
+            .where(EVENTS.c.type_name.in_(("user", "bot")))
+            .order_by(EVENTS.c.id.desc())
+            .limit(limit)
+        )
         return [(row[0], row[1], row[2], json.loads(row[3])) for row in reversed(self._rows(query))]
 
     def _rows(self, query) -> list:

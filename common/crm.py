@@ -2,6 +2,7 @@
 
 The rest of the product works with `Customer`; only this module knows about tables and sessions.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -6,6 +6,7 @@ Repositories take a `Database`. Each of their methods runs in its own transactio
 work is open in the calling context: then it joins it, and everything commits together or not at
 all (a CSAT rating goes to the handoff and to the customer's profile in one transaction).
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,9 +21,13 @@ from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # Named constraints, so that migrations can refer to them on every database.
-NAMING_CONVENTION = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
-                     "ck": "ck_%(table_name)s_%(constraint_name)s",
-                     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"}
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 Base = declarative_base(metadata=metadata)
 

@@ -5,6 +5,7 @@ escalation reasons.
 `bot/domain.yml` declares the same slots and intents (Rasa needs them there); a unit test checks
 they agree. Pure: imports nothing but the standard library.
 """
+
 from __future__ import annotations
 
 from enum import Enum

@@ -1,4 +1,5 @@
 """What the escalation service asks of the Rasa server, over Rasa's token-protected HTTP API."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional
@@ -25,8 +26,9 @@ class RasaClient:
 
     def tracker(self, conversation_id: str) -> Dict:
         try:
-            response = requests.get(self._url(conversation_id, "tracker"), params={"token": self._token},
-                                    timeout=self._timeout)
+            response = requests.get(
+                self._url(conversation_id, "tracker"), params={"token": self._token}, timeout=self._timeout
+            )
         except requests.RequestException as error:
             raise RasaUnavailable(str(error)) from None
         if not response.ok:
@@ -41,8 +43,9 @@ class RasaClient:
         if deliver:
             params.update(execute_side_effects="true", output_channel="latest")
         try:
-            response = requests.post(self._url(conversation_id, "tracker/events"), json=events,
-                                     params=params, timeout=self._timeout)
+            response = requests.post(
+                self._url(conversation_id, "tracker/events"), json=events, params=params, timeout=self._timeout
+            )
         except requests.RequestException as error:
             raise RasaUnavailable(str(error)) from None
         if not response.ok:
@@ -61,8 +64,9 @@ class RasaClient:
     def load_model(self, model_file: str, timeout: float = 300) -> None:
         """Replaces the served model (`PUT /model`); Rasa answers once the new one is loaded."""
         try:
-            response = requests.put(f"{self._base}/model", params={"token": self._token},
-                                    json={"model_file": model_file}, timeout=timeout)
+            response = requests.put(
+                f"{self._base}/model", params={"token": self._token}, json={"model_file": model_file}, timeout=timeout
+            )
         except requests.RequestException as error:
             raise RasaUnavailable(str(error)) from None
         if response.status_code != 204:
@@ -71,9 +75,12 @@ class RasaClient:
     def execute(self, conversation_id: str, action: str) -> None:
         """Runs one bot action (e.g. a response) now, sending what it says on the latest channel."""
         try:
-            response = requests.post(self._url(conversation_id, "execute"), json={"name": action},
-                                     params={"token": self._token, "output_channel": "latest"},
-                                     timeout=self._timeout)
+            response = requests.post(
+                self._url(conversation_id, "execute"),
+                json={"name": action},
+                params={"token": self._token, "output_channel": "latest"},
+                timeout=self._timeout,
+            )
         except requests.RequestException as error:
             raise RasaUnavailable(str(error)) from None
         if not response.ok:
@@ -81,9 +88,11 @@ class RasaClient:
 
     def say_as_agent(self, conversation_id: str, text: str, agent: str, agent_name: str) -> None:
         """An agent's message: recorded in the conversation and shown in the customer's chat."""
-        self.append_events(conversation_id, [{"event": "bot", "text": text,
-                                              "metadata": {"agent": agent, "agent_name": agent_name}}],
-                           deliver=True)
+        self.append_events(
+            conversation_id,
+            [{"event": "bot", "text": text, "metadata": {"agent": agent, "agent_name": agent_name}}],
+            deliver=True,
+        )
 
     def resume(self, conversation_id: str, slots: Optional[Dict] = None) -> None:
         """Hands the conversation back to the bot; messages sent during the handoff stay unanswered.

@@ -4,6 +4,7 @@ bot/endpoints.yml and the actions), and training a model only when its inputs ch
 
 Used by the release gate (training/), the launcher and the tests, so what is tested is what runs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,15 +22,26 @@ MODELS_DIR = PROJECT_ROOT / "models"
 BOT_DIR = PROJECT_ROOT / "bot"
 
 
-TRAINING_INPUTS = ("config.yml", "bot/domain.yml", "data", "rasa_plugins/intent_classifier.py",
-                   "rasa_plugins/response_selector.py", "rasa_plugins/escalation.py")
+TRAINING_INPUTS = (
+    "config.yml",
+    "bot/domain.yml",
+    "data",
+    "rasa_plugins/intent_classifier.py",
+    "rasa_plugins/response_selector.py",
+    "rasa_plugins/escalation.py",
+)
 KEEP_MODELS = 3
 
 
 def cli_env() -> dict:
-    """Environment for Rasa's command line (train, validate, test): this project's code importable."""
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p),
-                TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1", RASA_TELEMETRY_ENABLED="false")
+    """Environment for Rasa's command line (train, validate, test). The project is installed into the
+    virtual environment (scripts/setup.sh), so Rasa imports its plug-ins without PYTHONPATH."""
+    return dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        RASA_TELEMETRY_ENABLED="false",
+    )
 
 
 def process_env(settings: Settings) -> dict:
@@ -50,8 +62,9 @@ def training_inputs_digest(config: Path) -> str:
     return digest.hexdigest()
 
 
-def train(out_dir: Path = MODELS_DIR, config: Path = PROJECT_ROOT / "config.yml",
-          extra_args: Optional[List[str]] = None) -> Path:
+def train(
+    out_dir: Path = MODELS_DIR, config: Path = PROJECT_ROOT / "config.yml", extra_args: Optional[List[str]] = None
+) -> Path:
     """Trains unless the newest model was built from the same inputs; returns the model path.
 
     Rasa itself would build a new model file on every call (from its cache), so the inputs are
@@ -64,8 +77,19 @@ def train(out_dir: Path = MODELS_DIR, config: Path = PROJECT_ROOT / "config.yml"
     if newest is not None and stamp.exists() and stamp.read_text().split() == [digest, newest.name]:
         print(f"==> Model {newest.name} is up to date (no data, config or code changed)", flush=True)
         return newest
-    command = [RASA, "train", "--domain", str(BOT_DIR / "domain.yml"), "--config", str(config),
-               "--data", str(PROJECT_ROOT / "data"), "--out", str(out_dir), *(extra_args or [])]
+    command = [
+        RASA,
+        "train",
+        "--domain",
+        str(BOT_DIR / "domain.yml"),
+        "--config",
+        str(config),
+        "--data",
+        str(PROJECT_ROOT / "data"),
+        "--out",
+        str(out_dir),
+        *(extra_args or []),
+    ]
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=cli_env())
     if result.returncode != 0:
         raise SystemExit(f"Training failed (exit {result.returncode}); the output above says why.")

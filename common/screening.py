@@ -1,6 +1,7 @@
 """Screening of text typed by a person (customers in the channels, agents in the console): one rule
 for both. Control characters are removed; empty or oversized messages get a clear reply instead of
 reaching the bot or the customer. Pure and cheap to import (the escalation service uses it too)."""
+
 from __future__ import annotations
 
 import unicodedata

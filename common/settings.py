@@ -5,6 +5,7 @@ create `.env` with fresh secrets, and a process started without them fails with 
 Each setting is declared once, as a field of `Settings` with its environment name, default and kind;
 reading, checking and handing settings to child processes all follow from that one declaration.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,8 +55,9 @@ def _text(_key: str, raw: str) -> str:
     return raw
 
 
-def _setting(env: str, default: Optional[str] = None, parse: Callable[[str, str], Any] = _text,
-             secret: bool = False) -> Any:
+def _setting(
+    env: str, default: Optional[str] = None, parse: Callable[[str, str], Any] = _text, secret: bool = False
+) -> Any:
     """A settings field: its environment name, its default (None: required) and how to read it."""
     return field(metadata={"env": env, "default": default, "parse": parse, "secret": secret})
 

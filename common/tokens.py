@@ -5,6 +5,7 @@ action server; agents' tokens (another secret and issuer) by the escalation serv
 result with the reason, which the caller logs. A token only names the customer; the segment always
 comes from the CRM, so a token cannot raise anyone's tier.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,7 +43,10 @@ def verify(token: object, secret: str, issuer: str) -> Identity:
     try:
         # `algorithms` is fixed so "alg: none" and algorithm-confusion tokens are refused.
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], issuer=issuer,
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
             options={"require": ["sub", "exp", "iss"]},
         )
     except jwt.ExpiredSignatureError:

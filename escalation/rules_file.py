@@ -1,6 +1,7 @@
 """The business's rules file (escalation/rules.yml by default; ESCALATION_RULES_FILE in settings): read,
 parsed and validated once by each process that decides. The rules themselves are plain data in
 escalation/core/rules.py."""
+
 from __future__ import annotations
 
 from pathlib import Path

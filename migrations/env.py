@@ -3,6 +3,7 @@
 Run through common.database.migrate(url), which hands over an open connection; `alembic` on the
 command line works too (`alembic -x url=sqlite:///var/customers.db upgrade head`, from this folder's
 parent, with script_location set to migrations)."""
+
 from __future__ import annotations
 
 from alembic import context

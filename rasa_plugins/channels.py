@@ -14,6 +14,7 @@ issues or confirms the session id in `session_confirm`.
 Configured in bot/credentials.yml in place of Rasa's own `rest` and `socketio` channels; the
 webhook paths stay the same (/webhooks/rest/webhook, /socket.io).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,20 +25,20 @@ from functools import lru_cache
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from urllib.parse import parse_qs
 
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from socketio import AsyncServer
 
-from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from common import conversation_ids
-from rasa_plugins import speedups
+from common.names import CUSTOMER_TOKEN_KEY
 from common.screening import DEFAULT_MAX_CHARS, screen_text
 from common.settings import Settings, load_settings
 from common.tokens import verify
-from common.names import CUSTOMER_TOKEN_KEY
+from rasa_plugins import speedups
 
 logger = logging.getLogger(__name__)
 MAX_SENDER_ID_LENGTH = 128
@@ -52,9 +53,7 @@ def max_message_chars() -> int:
     return int(os.environ.get("MAX_MESSAGE_CHARS", DEFAULT_MAX_CHARS))
 
 
-def screening(
-    on_new_message: Callable[[UserMessage], Awaitable[Any]]
-) -> Callable[[UserMessage], Awaitable[Any]]:
+def screening(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[Any]]:
     """Wraps Rasa's message handler: refused messages are answered here and go no further."""
     limit = max_message_chars()
 
@@ -95,15 +94,17 @@ def conversation_secret() -> str:
     return _settings().customer_token_secret
 
 
-NOT_YOURS = ("This conversation belongs to another customer, or to a signed-in customer whose token "
-             "was not sent. Start a new conversation (a new sender id) or send the customer's token.")
+NOT_YOURS = (
+    "This conversation belongs to another customer, or to a signed-in customer whose token "
+    "was not sent. Start a new conversation (a new sender id) or send the customer's token."
+)
 
 
 def _json_object(request: Request) -> dict:
     try:
         body = request.json
     except Exception:  # sanic raises on invalid JSON or undecodable bytes
-        raise BadRequest("The request body must be valid UTF-8 JSON.")
+        raise BadRequest("The request body must be valid UTF-8 JSON.") from None
     if not isinstance(body, dict):
         raise BadRequest('The request body must be a JSON object like {"sender": "...", "message": "..."}.')
     return body
@@ -118,11 +119,13 @@ class GuardedRestInput(RestInput):
 
     async def _extract_sender(self, request: Request) -> Optional[Text]:
         sender = _json_object(request).get("sender")
-        if not isinstance(sender, str) or not sender or len(sender) > MAX_SENDER_ID_LENGTH \
-                or not SENDER_ID_PATTERN.match(sender):
-            raise BadRequest(
-                f'"sender" must be 1 to {MAX_SENDER_ID_LENGTH} letters, digits or ._:@- characters.'
-            )
+        if (
+            not isinstance(sender, str)
+            or not sender
+            or len(sender) > MAX_SENDER_ID_LENGTH
+            or not SENDER_ID_PATTERN.match(sender)
+        ):
+            raise BadRequest(f'"sender" must be 1 to {MAX_SENDER_ID_LENGTH} letters, digits or ._:@- characters.')
         return sender
 
     def _extract_message(self, request: Request) -> Optional[Text]:
@@ -244,8 +247,13 @@ class GuardedSocketIOInput(SocketIOInput):
             if not isinstance(metadata, dict):
                 metadata = {}
             metadata = {**metadata, CUSTOMER_TOKEN_KEY: connection["token"]}
-            message = UserMessage(data.get("message", ""), SocketIOOutput(sio, self.bot_message_evt), session_id,
-                                  input_channel=self.name(), metadata=metadata)
+            message = UserMessage(
+                data.get("message", ""),
+                SocketIOOutput(sio, self.bot_message_evt),
+                session_id,
+                input_channel=self.name(),
+                metadata=metadata,
+            )
             await handle(message)
 
         return webhook

@@ -9,6 +9,7 @@ need no extra HTTP hop.
   it predict `action_escalate`, which runs in the action server and decides again with the live
   queue and clock, enqueues, tells the customer and pauses the conversation.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -42,8 +43,13 @@ SENTIMENT_KEY = "sentiment"
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class SentimentAnnotator(GraphComponent):
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentimentAnnotator":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentimentAnnotator":
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -51,9 +57,16 @@ class SentimentAnnotator(GraphComponent):
             text = message.get(TEXT)
             if text:
                 result = score_message(text)
-                message.set(SENTIMENT_KEY, {"compound": result.compound, "label": result.label,
-                                            "dissatisfied": result.dissatisfied, "cues": list(result.cues)},
-                            add_to_output=True)
+                message.set(
+                    SENTIMENT_KEY,
+                    {
+                        "compound": result.compound,
+                        "label": result.label,
+                        "dissatisfied": result.dissatisfied,
+                        "cues": list(result.cues),
+                    },
+                    add_to_output=True,
+                )
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -86,19 +99,30 @@ class EscalationPolicy(Policy):
     def supported_data() -> SupportedData:
         return SupportedData.ML_AND_RULE_DATA
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 execution_context: ExecutionContext, featurizer: Optional[Any] = None) -> None:
-        super().__init__({**self.get_default_config(), **config}, model_storage, resource, execution_context,
-                         featurizer)
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Optional[Any] = None,
+    ) -> None:
+        super().__init__(
+            {**self.get_default_config(), **config}, model_storage, resource, execution_context, featurizer
+        )
         # Read once, when the model loads; invalid rules stop the server at start, with the reasons.
         self._rules = load_rules(Path(setting("ESCALATION_RULES_FILE")))
 
     def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         return self._resource  # rules, not learned: the rules file is read when the model loads
 
-    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
-                                     rule_only_data: Optional[Dict[Text, Any]] = None,
-                                     **kwargs: Any) -> PolicyPrediction:
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
         if tracker.latest_action_name == ACTION_ESCALATE and not _user_spoke_since_last_action(tracker):
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
@@ -110,8 +134,13 @@ class EscalationPolicy(Policy):
             return self._prediction(probabilities)
         # Triggers do not depend on the queue; the action decides with the live queue and clock.
         anyone = QueueState({q: 0 for q in self._rules.queues}, {q: 1 for q in self._rules.queues})
-        decision = decide(CustomerView.from_slots(tracker.current_slot_values()), Signals.from_turns(turns), anyone,
-                          datetime.now(timezone.utc), self._rules)
+        decision = decide(
+            CustomerView.from_slots(tracker.current_slot_values()),
+            Signals.from_turns(turns),
+            anyone,
+            datetime.now(timezone.utc),
+            self._rules,
+        )
         if decision.escalates:
             probabilities[domain.index_for_action(ACTION_ESCALATE)] = 1.0
         return self._prediction(probabilities)

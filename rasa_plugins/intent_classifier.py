@@ -11,6 +11,7 @@ the sum stays high even for gibberish, and the fallback threshold would never fi
 
 The model is stored as plain JSON and NumPy arrays (no pickle), so loading a model runs no code.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,10 +22,6 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.preprocessing import normalize
-from sklearn.svm import LinearSVC
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -39,12 +36,14 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.preprocessing import normalize
+from sklearn.svm import LinearSVC
 
 logger = logging.getLogger(__name__)
 
 VECTORIZER_PARAMS = {
-    "word": {"analyzer": "word", "lowercase": True, "sublinear_tf": True,
-             "token_pattern": r"(?u)\b\w+\b"},
+    "word": {"analyzer": "word", "lowercase": True, "sublinear_tf": True, "token_pattern": r"(?u)\b\w+\b"},
     "char": {"analyzer": "char_wb", "lowercase": True, "sublinear_tf": True},
 }
 
@@ -85,16 +84,23 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.intercept: Optional[np.ndarray] = None
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "LinearIntentClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LinearIntentClassifier":
         return cls(config, model_storage, resource)
 
     def _new_vectorizers(self) -> Dict[str, TfidfVectorizer]:
         return {
-            "word": TfidfVectorizer(ngram_range=tuple(self.config["word_ngram_range"]),
-                                    **VECTORIZER_PARAMS["word"]),
-            "char": TfidfVectorizer(ngram_range=tuple(self.config["char_ngram_range"]),
-                                    min_df=self.config["char_min_df"], **VECTORIZER_PARAMS["char"]),
+            "word": TfidfVectorizer(ngram_range=tuple(self.config["word_ngram_range"]), **VECTORIZER_PARAMS["word"]),
+            "char": TfidfVectorizer(
+                ngram_range=tuple(self.config["char_ngram_range"]),
+                min_df=self.config["char_min_df"],
+                **VECTORIZER_PARAMS["char"],
+            ),
         }
 
     def _tfidf(self, kind: str, texts: List[str]) -> sp.csr_matrix:
@@ -175,17 +181,26 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         with self._model_storage.write_to(self._resource) as directory:
             meta = {
                 "classes": self.classes,
-                "vocabularies": {k: {t: int(i) for t, i in v.vocabulary_.items()}
-                                 for k, v in self.vectorizers.items()},
+                "vocabularies": {k: {t: int(i) for t, i in v.vocabulary_.items()} for k, v in self.vectorizers.items()},
                 "ngram_ranges": {k: list(v.ngram_range) for k, v in self.vectorizers.items()},
             }
             (directory / "meta.json").write_text(json.dumps(meta))
-            np.savez(directory / "weights.npz", coef=self.coef, intercept=self.intercept,
-                     **{f"idf_{k}": v.idf_ for k, v in self.vectorizers.items()})
+            np.savez(
+                directory / "weights.npz",
+                coef=self.coef,
+                intercept=self.intercept,
+                **{f"idf_{k}": v.idf_ for k, v in self.vectorizers.items()},
+            )
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "LinearIntentClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "LinearIntentClassifier":
         component = cls(config, model_storage, resource)
         try:
             with model_storage.read_from(resource) as directory:
@@ -199,9 +214,11 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return component
         component.classes = meta["classes"]
         for kind in ("word", "char"):
-            vectorizer = TfidfVectorizer(ngram_range=tuple(meta["ngram_ranges"][kind]),
-                                         vocabulary=meta["vocabularies"][kind],
-                                         **VECTORIZER_PARAMS[kind])
+            vectorizer = TfidfVectorizer(
+                ngram_range=tuple(meta["ngram_ranges"][kind]),
+                vocabulary=meta["vocabularies"][kind],
+                **VECTORIZER_PARAMS[kind],
+            )
             vectorizer.idf_ = idf[kind]
             component.vectorizers[kind] = vectorizer
         component._idf = idf

@@ -4,6 +4,7 @@ Rasa runs every NLU component on every message. The ResponseSelector is a Tensor
 costliest step of a turn; its answer is only used when the intent is `faq` (the `utter_faq` action
 reads it). Training and predictions for FAQ messages are exactly Rasa's; other messages skip it.
 """
+
 from __future__ import annotations
 
 from typing import List

@@ -11,6 +11,7 @@
 
 `install()` is idempotent; the Rasa server calls it through rasa_plugins.channels at start.
 """
+
 from __future__ import annotations
 
 import json

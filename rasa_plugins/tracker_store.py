@@ -11,6 +11,7 @@ acceptable for the single-machine default; the scale-out configuration uses Post
 Reading a conversation also selects only the stored event JSON and counts rows in SQL, instead of
 building an ORM object per event (Rasa's queries and their filters are reused unchanged).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -18,11 +19,10 @@ import json
 from typing import Any, Iterator, Optional, Text
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.pool import QueuePool
-
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import event
+from sqlalchemy.pool import QueuePool
 
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
 
@@ -41,14 +41,17 @@ class SupportSQLTrackerStore(SQLTrackerStore):
             url = self.engine.url
             self.engine.dispose()
             # Rasa uses the store from the server's event loop thread; the pool stays small.
-            self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=2, max_overflow=8,
-                                           connect_args={"check_same_thread": False, "timeout": 10})
+            self.engine = sa.create_engine(
+                url,
+                poolclass=QueuePool,
+                pool_size=2,
+                max_overflow=8,
+                connect_args={"check_same_thread": False, "timeout": 10},
+            )
             event.listen(self.engine, "connect", _apply_sqlite_pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
-    async def _retrieve(
-        self, sender_id: Text, fetch_events_from_all_sessions: bool
-    ) -> Optional[DialogueStateTracker]:
+    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
             events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data).all()]

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.10 and installs the pinned dependencies from requirements.lock.
-# Re-running is cheap: it reinstalls only when requirements.lock changed.
+# Creates .venv with Python 3.10, installs the pinned dependencies with hash checking (requirements.lock;
+# with --dev also requirements-dev.lock, what the tests and tooling need) and the project itself
+# (editable), so that Rasa's commands, the tests and the tools import it without PYTHONPATH.
+# Re-running is cheap: it reinstalls only when a lock changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=.venv
-STAMP="$VENV/.installed-lock"
+DEV=false
+[ "${1:-}" = "--dev" ] && DEV=true
 
 find_python310() {
   # A pyenv shim can exist without 3.10 being selected, so test that each candidate really runs.
@@ -40,12 +43,26 @@ MSG
   "$PY" -m venv "$VENV"
 fi
 
-if ! { [ -f "$STAMP" ] && cmp -s requirements.lock "$STAMP"; }; then
-  echo "==> Installing pinned dependencies (first run takes a minute or two)"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 'setuptools<71'
-  "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar on -r requirements.lock
-  cp requirements.lock "$STAMP"
-  echo "==> Dependencies installed"
+install_lock() {  # install_lock <lock file> <what it is>
+  local lock=$1 stamp="$VENV/.installed-$1"
+  if ! { [ -f "$stamp" ] && cmp -s "$lock" "$stamp"; }; then
+    echo "==> Installing $2 from $lock with hash checking (the first run takes a few minutes)"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar on --require-hashes --no-deps -r "$lock"
+    cp "$lock" "$stamp"
+  fi
+}
+
+install_lock requirements.lock "the pinned dependencies"
+if $DEV; then
+  install_lock requirements-dev.lock "the test and contributor tooling"
+fi
+if ! "$VENV/bin/python" -c 'import importlib.metadata as m; m.distribution("larkspur-support-bot")' >/dev/null 2>&1; then
+  echo "==> Installing this project into $VENV (editable)"
+  # setuptools warns about every editable install; its output is shown only when the install fails.
+  if ! output=$("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1); then
+    echo "$output" >&2
+    exit 1
+  fi
 fi
 
 # The website's chat widget (npm package rasa-webchat), served by the escalation service.

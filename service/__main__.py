@@ -1,4 +1,5 @@
 """`python -m service`: the escalation service (website, agent console, agents' and trainers' API)."""
+
 from service.wiring import main
 
 main()

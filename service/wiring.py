@@ -1,5 +1,6 @@
 """Builds the escalation service from settings: the stores, the Rasa client, the rules (read once, from
 the path in settings), the escalation blueprints and the trainers' blueprint."""
+
 from __future__ import annotations
 
 import logging
@@ -24,20 +25,30 @@ from training.jobs import ReleaseJobs
 from training.labels import Labeller
 from training.project import BotProject
 from training.store import ReviewStore
-from training.web import ERROR_STATUSES as TRAINING_ERRORS, Training, trainers_blueprint
+from training.web import ERROR_STATUSES as TRAINING_ERRORS
+from training.web import Training, trainers_blueprint
 
 
 def services_for(settings: Settings, database: Database) -> Services:
-    return Services(settings=settings, rules=load_rules(Path(settings.escalation_rules_file)),
-                    queue=HandoffQueue(database), agents=AgentDirectory(database),
-                    customers=CustomerRepository(database), rasa=RasaClient(settings.rasa_url, settings.rasa_token),
-                    log=ConversationLog.for_sqlite_file(settings.tracker_db_path))
+    return Services(
+        settings=settings,
+        rules=load_rules(Path(settings.escalation_rules_file)),
+        queue=HandoffQueue(database),
+        agents=AgentDirectory(database),
+        customers=CustomerRepository(database),
+        rasa=RasaClient(settings.rasa_url, settings.rasa_token),
+        log=ConversationLog.for_sqlite_file(settings.tracker_db_path),
+    )
 
 
 def training_for(settings: Settings, database: Database) -> Training:
     project, reviews = BotProject(Path(settings.bot_project_dir)), ReviewStore(database)
-    return Training(project, reviews, Labeller(project, reviews, settings.heldout_share),
-                    ReleaseJobs(project.root / "var" / "releases", process_env(settings)))
+    return Training(
+        project,
+        reviews,
+        Labeller(project, reviews, settings.heldout_share),
+        ReleaseJobs(project.root / "var" / "releases", process_env(settings)),
+    )
 
 
 def build(settings: Settings) -> Sanic:
@@ -45,8 +56,12 @@ def build(settings: Settings) -> Sanic:
     database = Database.from_url(settings.customer_db_url)
     services = services_for(settings, database)  # refuses to start with invalid rules, saying what is wrong
     services.agents.seed_demo_agents(settings.demo_agent_password)
-    blueprints = [site_blueprint(), accounts_blueprint(), agents_blueprint(),
-                  trainers_blueprint(training_for(settings, database))]
+    blueprints = [
+        site_blueprint(),
+        accounts_blueprint(),
+        agents_blueprint(),
+        trainers_blueprint(training_for(settings, database)),
+    ]
     return create_app(services, blueprints, error_statuses=TRAINING_ERRORS)
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: settings of a throwaway system with its own secrets, ports and databases."""
+
 from __future__ import annotations
 
 from pathlib import Path

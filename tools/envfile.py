@@ -1,4 +1,5 @@
 """Creates `.env` from `.env.example` on first run, with freshly generated secrets."""
+
 from __future__ import annotations
 
 import secrets

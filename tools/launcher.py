@@ -3,6 +3,7 @@
 `make demo` runs `python -m tools.launcher`; the integration tests and benchmarks use the same
 functions with their own settings, so what is tested is what runs.
 """
+
 from __future__ import annotations
 
 import signal
@@ -47,34 +48,58 @@ class Service:
 def _spawn(name: str, command: List[str], env: dict, log_path: Path, health_url: str) -> Service:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log: IO = open(log_path, "ab")
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     log.close()
     return Service(name, process, health_url, log_path)
 
 
 def start_action_server(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
     command = [RASA, "run", "actions", "--actions", "actions", "--port", str(settings.action_server_port)]
-    return _spawn("action server", command, process_env(settings), log_dir / "actions.log",
-                  f"http://127.0.0.1:{settings.action_server_port}/health")
+    return _spawn(
+        "action server",
+        command,
+        process_env(settings),
+        log_dir / "actions.log",
+        f"http://127.0.0.1:{settings.action_server_port}/health",
+    )
 
 
-def start_rasa(settings: Settings, model: Path, log_dir: Path = VAR_DIR / "logs",
-               endpoints: Path = BOT_DIR / "endpoints.yml") -> Service:
+def start_rasa(
+    settings: Settings, model: Path, log_dir: Path = VAR_DIR / "logs", endpoints: Path = BOT_DIR / "endpoints.yml"
+) -> Service:
     command = [
-        RASA, "run", "--model", str(model), "--enable-api", "--auth-token", settings.rasa_token,
-        "--interface", settings.rasa_host, "--port", str(settings.rasa_port),
-        "--credentials", str(BOT_DIR / "credentials.yml"), "--endpoints", str(endpoints),
-        "--cors", "*",
+        RASA,
+        "run",
+        "--model",
+        str(model),
+        "--enable-api",
+        "--auth-token",
+        settings.rasa_token,
+        "--interface",
+        settings.rasa_host,
+        "--port",
+        str(settings.rasa_port),
+        "--credentials",
+        str(BOT_DIR / "credentials.yml"),
+        "--endpoints",
+        str(endpoints),
+        "--cors",
+        "*",
     ]
-    return _spawn("Rasa server", command, process_env(settings), log_dir / "rasa.log",
-                  f"{settings.rasa_url}/")
+    return _spawn("Rasa server", command, process_env(settings), log_dir / "rasa.log", f"{settings.rasa_url}/")
 
 
 def start_escalation_service(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
     command = [str(BIN / "python"), "-m", "service"]
-    return _spawn("escalation service", command, process_env(settings), log_dir / "escalation.log",
-                  f"http://127.0.0.1:{settings.escalation_port}/health")
+    return _spawn(
+        "escalation service",
+        command,
+        process_env(settings),
+        log_dir / "escalation.log",
+        f"http://127.0.0.1:{settings.escalation_port}/health",
+    )
 
 
 def answers(check) -> bool:
@@ -89,21 +114,30 @@ def wait_until_up(service: Service, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
-            raise RuntimeError(f"The {service.name} exited (code {service.process.returncode}). "
-                               f"Last lines of {service.log_path}:\n{service.log_tail()}")
+            raise RuntimeError(
+                f"The {service.name} exited (code {service.process.returncode}). "
+                f"Last lines of {service.log_path}:\n{service.log_tail()}"
+            )
         if answers(lambda: requests.get(service.health_url, timeout=2).ok):
             return
         time.sleep(0.5)
-    raise TimeoutError(f"The {service.name} did not answer at {service.health_url} within {timeout:.0f} s. "
-                       f"Last lines of {service.log_path}:\n{service.log_tail()}")
+    raise TimeoutError(
+        f"The {service.name} did not answer at {service.health_url} within {timeout:.0f} s. "
+        f"Last lines of {service.log_path}:\n{service.log_tail()}"
+    )
 
 
 def wait_for_model(settings: Settings, timeout: float = 180) -> None:
     """`/` answers before the model is loaded; /status (token-protected) says when it is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if answers(lambda: bool(requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token},
-                                              timeout=2).json().get("model_file"))):
+        if answers(
+            lambda: bool(
+                requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, timeout=2)
+                .json()
+                .get("model_file")
+            )
+        ):
             return
         time.sleep(0.5)
     raise TimeoutError("The Rasa server did not load its model in time.")
@@ -173,17 +207,20 @@ def main() -> None:
     try:
         print(f"==> Starting the action server on port {settings.action_server_port}", flush=True)
         services.append(start_action_server(settings))
-        print(f"==> Starting the Rasa server on {settings.rasa_url} (loading the model takes ~20 s)",
-              flush=True)
+        print(f"==> Starting the Rasa server on {settings.rasa_url} (loading the model takes ~20 s)", flush=True)
         services.append(start_rasa(settings, model))
-        print(f"==> Starting the escalation service (website, agent console, API) on port {settings.escalation_port}", flush=True)
+        print(
+            f"==> Starting the escalation service (website, agent console, API) on port {settings.escalation_port}",
+            flush=True,
+        )
         services.append(start_escalation_service(settings))
         for service in services:
             wait_until_up(service)
         wait_for_model(settings)
         site = f"http://127.0.0.1:{settings.escalation_port}"
-        print(f"""
-==> The support bot is running. Logs: {VAR_DIR / 'logs'}
+        print(
+            f"""
+==> The support bot is running. Logs: {VAR_DIR / "logs"}
 
   Website with the chat widget:  {site}/
       (the yellow demo bar at the top lets you chat as one of the personas: {", ".join(DEMO_PERSONAS)})
@@ -196,12 +233,13 @@ Try it: on the website choose demo-vip, ask "how long does delivery take?", then
 top of the console's queue; claim it, write to the customer, resolve, and the bot asks for a rating.
 
 Press Ctrl-C to stop everything.
-""", flush=True)
+""",
+            flush=True,
+        )
         while all(s.process.poll() is None for s in services):
             time.sleep(1)
         stopped = next(s for s in services if s.process.poll() is not None)
-        print(f"The {stopped.name} stopped unexpectedly. Last lines of its log:\n{stopped.log_tail()}",
-              file=sys.stderr)
+        print(f"The {stopped.name} stopped unexpectedly. Last lines of its log:\n{stopped.log_tail()}", file=sys.stderr)
         raise SystemExit(1)
     except KeyboardInterrupt:
         print("\n==> Stopping", flush=True)

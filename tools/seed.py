@@ -3,6 +3,7 @@
 `python -m tools.seed` (run by `make demo`) brings the database schema up to date and writes the same
 customers every time; re-running replaces them, so the seed is idempotent.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -13,7 +14,6 @@ from typing import List
 
 from common.crm import Customer, CustomerRepository
 from common.database import migrate
-from common.settings import VAR_DIR, load_settings
 from common.names import (
     AGE_BANDS,
     DEMO_PERSONAS,
@@ -24,6 +24,7 @@ from common.names import (
     JourneyStage,
     Tier,
 )
+from common.settings import VAR_DIR, load_settings
 
 SEED = 20261123
 # Seeding dates are relative to a fixed day so the data is the same whenever it is generated.
@@ -43,34 +44,154 @@ LTV_RANGE = {
 def demo_personas() -> List[Customer]:
     day = REFERENCE_DAY
     return [
-        Customer("demo-vip", "Victoria Ashford", Tier.VIP, JourneyStage.ACTIVE, 28450.0, 36000.0,
-                 day - timedelta(days=3), 5, 10, Engagement.HIGH, 1, Channel.CHAT,
-                 "uk_ireland", "en", "45-54"),
-        Customer("demo-standard", "Sam Carter", Tier.STANDARD, JourneyStage.ACTIVE, 640.0, 900.0,
-                 day - timedelta(days=21), 4, 8, Engagement.MEDIUM, 0, Channel.CHAT,
-                 "north_america", "en", "35-44"),
-        Customer("demo-free", "Frankie Lee", Tier.FREE, JourneyStage.ACTIVE, 35.0, 120.0,
-                 day - timedelta(days=60), None, 7, Engagement.LOW, 0, Channel.CHAT,
-                 "europe", "en", "18-24"),
-        Customer("demo-churn-risk", "Priya Raman", Tier.PREMIUM, JourneyStage.AT_RISK, 4200.0, 5200.0,
-                 day - timedelta(days=95), 2, 5, Engagement.LOW, 4, Channel.PHONE,
-                 "europe", "en", "25-34"),
-        Customer("demo-buyer", "Ben Okafor", Tier.FREE, JourneyStage.BUYING, 0.0, 2400.0,
-                 None, None, None, Engagement.HIGH, 1, Channel.CHAT,
-                 "north_america", "en", "25-34"),
-        Customer("demo-detractor", "Dana Kowalski", Tier.STANDARD, JourneyStage.ACTIVE, 980.0, 1100.0,
-                 day - timedelta(days=12), 1, 2, Engagement.MEDIUM, 3, Channel.CHAT,
-                 "north_america", "en", "55-64"),
+        Customer(
+            "demo-vip",
+            "Victoria Ashford",
+            Tier.VIP,
+            JourneyStage.ACTIVE,
+            28450.0,
+            36000.0,
+            day - timedelta(days=3),
+            5,
+            10,
+            Engagement.HIGH,
+            1,
+            Channel.CHAT,
+            "uk_ireland",
+            "en",
+            "45-54",
+        ),
+        Customer(
+            "demo-standard",
+            "Sam Carter",
+            Tier.STANDARD,
+            JourneyStage.ACTIVE,
+            640.0,
+            900.0,
+            day - timedelta(days=21),
+            4,
+            8,
+            Engagement.MEDIUM,
+            0,
+            Channel.CHAT,
+            "north_america",
+            "en",
+            "35-44",
+        ),
+        Customer(
+            "demo-free",
+            "Frankie Lee",
+            Tier.FREE,
+            JourneyStage.ACTIVE,
+            35.0,
+            120.0,
+            day - timedelta(days=60),
+            None,
+            7,
+            Engagement.LOW,
+            0,
+            Channel.CHAT,
+            "europe",
+            "en",
+            "18-24",
+        ),
+        Customer(
+            "demo-churn-risk",
+            "Priya Raman",
+            Tier.PREMIUM,
+            JourneyStage.AT_RISK,
+            4200.0,
+            5200.0,
+            day - timedelta(days=95),
+            2,
+            5,
+            Engagement.LOW,
+            4,
+            Channel.PHONE,
+            "europe",
+            "en",
+            "25-34",
+        ),
+        Customer(
+            "demo-buyer",
+            "Ben Okafor",
+            Tier.FREE,
+            JourneyStage.BUYING,
+            0.0,
+            2400.0,
+            None,
+            None,
+            None,
+            Engagement.HIGH,
+            1,
+            Channel.CHAT,
+            "north_america",
+            "en",
+            "25-34",
+        ),
+        Customer(
+            "demo-detractor",
+            "Dana Kowalski",
+            Tier.STANDARD,
+            JourneyStage.ACTIVE,
+            980.0,
+            1100.0,
+            day - timedelta(days=12),
+            1,
+            2,
+            Engagement.MEDIUM,
+            3,
+            Channel.CHAT,
+            "north_america",
+            "en",
+            "55-64",
+        ),
     ]
 
 
 def generated_customers(count: int, seed: int = SEED) -> List[Customer]:
     """`count` customers; every (tier, journey stage) pair appears when count >= 20."""
     rng = random.Random(seed)
-    first = ["Alex", "Maria", "Jonas", "Aisha", "Tom", "Lena", "Carlos", "Mei", "Oliver", "Fatima",
-             "Noah", "Sofia", "Liam", "Chloe", "Ravi", "Emma", "Hugo", "Nina", "Omar", "Julia"]
-    last = ["Smith", "Müller", "Garcia", "Chen", "Brown", "Dubois", "Rossi", "Nowak", "Jansen",
-            "Silva", "Khan", "Novak", "Murphy", "Tanaka", "Ivanova", "Berg"]
+    first = [
+        "Alex",
+        "Maria",
+        "Jonas",
+        "Aisha",
+        "Tom",
+        "Lena",
+        "Carlos",
+        "Mei",
+        "Oliver",
+        "Fatima",
+        "Noah",
+        "Sofia",
+        "Liam",
+        "Chloe",
+        "Ravi",
+        "Emma",
+        "Hugo",
+        "Nina",
+        "Omar",
+        "Julia",
+    ]
+    last = [
+        "Smith",
+        "Müller",
+        "Garcia",
+        "Chen",
+        "Brown",
+        "Dubois",
+        "Rossi",
+        "Nowak",
+        "Jansen",
+        "Silva",
+        "Khan",
+        "Novak",
+        "Murphy",
+        "Tanaka",
+        "Ivanova",
+        "Berg",
+    ]
     segments = itertools.cycle(itertools.product(STORED_TIERS, STORED_STAGES))
     customers = []
     for index in range(count):
@@ -84,7 +205,8 @@ def generated_customers(count: int, seed: int = SEED) -> List[Customer]:
         csat = rng.choice([1, 2, 2, 3, 3, 4] if unhappy else [2, 3, 4, 4, 5, 5]) if rated else None
         nps = rng.choice(range(0, 8) if unhappy else range(4, 11)) if rng.random() < 0.6 else None
         last_purchase = (
-            None if stage is JourneyStage.BUYING
+            None
+            if stage is JourneyStage.BUYING
             else REFERENCE_DAY - timedelta(days=rng.randint(1, 400 if stage is JourneyStage.LAPSED else 120))
         )
         customers.append(

@@ -4,6 +4,7 @@ tests and benchmarks: one browser tab's socket, without a browser.
 The synchronous python-socketio client is used because python-engineio's asyncio client needs a
 newer aiohttp than Rasa 3.6 pins.
 """
+
 from __future__ import annotations
 
 import queue

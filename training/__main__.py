@@ -9,6 +9,7 @@
   python -m training rollback                    load the model that was live before the last release
 (`make inbox`, `make release` and `make rollback` run these with the project's settings.)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,15 +46,21 @@ def main(argv=None) -> int:
     if args.command in ("release", "rollback"):
         from training import release as release_module
 
-        return release_module.main(["--rollback"] if args.command == "rollback" else
-                                   (["--no-load"] if args.no_load else []))
+        return release_module.main(
+            ["--rollback"] if args.command == "rollback" else (["--no-load"] if args.no_load else [])
+        )
     settings = load_settings()
     migrate(settings.customer_db_url)
     database = Database.from_url(settings.customer_db_url)
     project, reviews = BotProject(Path(settings.bot_project_dir)), ReviewStore(database)
     if args.command == "inbox":
-        groups = inbox_from_stores(ConversationLog.for_sqlite_file(settings.tracker_db_path), HandoffQueue(database),
-                                   reviews, project, settings.review_confidence_below)
+        groups = inbox_from_stores(
+            ConversationLog.for_sqlite_file(settings.tracker_db_path),
+            HandoffQueue(database),
+            reviews,
+            project,
+            settings.review_confidence_below,
+        )
         if args.json:
             print(json.dumps([g.as_json() for g in groups], indent=2))
             return 0
@@ -61,14 +68,17 @@ def main(argv=None) -> int:
             print("The inbox is empty: nothing the bot handled poorly that nobody has reviewed.")
         for g in groups:
             guess = f" (best guess {g.best_guess})" if g.best_guess else ""
-            print(f"{g.count:>3} x {g.text!r}: {g.predicted}{guess}, confidence {g.mean_confidence:.2f}; "
-                  f"{', '.join(g.reasons)}")
+            print(
+                f"{g.count:>3} x {g.text!r}: {g.predicted}{guess}, confidence {g.mean_confidence:.2f}; "
+                f"{', '.join(g.reasons)}"
+            )
             for wording in g.wordings[1:]:
                 print(f"        also {wording['text']!r} x{wording['count']}")
         return 0
     try:
-        result = Labeller(project, reviews, settings.heldout_share).label(args.texts, args.kind, args.name,
-                                                                          args.answer, args.trainer)
+        result = Labeller(project, reviews, settings.heldout_share).label(
+            args.texts, args.kind, args.name, args.answer, args.trainer
+        )
     except LabelError as problem:
         print(f"Not labelled: {problem}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 A message counts as right when the bot would act on the right label: for help-centre questions the
 FAQ topic the ResponseSelector picked (`faq/<topic>`), otherwise the intent.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -13,14 +13,14 @@ wordings, what the bot predicted with which confidence, and the conversation aro
 Pure functions over events; `inbox_from_stores` feeds them from the tracker store, the queue and the
 reviews (for escalation/web/app.py and the CLI).
 """
+
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
-
-import re
 
 from common.names import Intent, ReasonCode
 from escalation.core.sentiment import similar_messages
@@ -31,8 +31,10 @@ REQUEST_HUMAN = Intent.REQUEST_HUMAN
 SIMILARITY = 0.6
 PERSON_WITHIN = 2  # customer messages before a request for a person that count as unresolved
 _WORD = re.compile(r"[a-z]+")
-_STOP = frozenset("a an the i my me to is it of for and or on in you your do does can could would please this that "
-                  "get want as be with at there what how".split())
+_STOP = frozenset(
+    "a an the i my me to is it of for and or on in you your do does can could would please this that "
+    "get want as be with at there what how".split()
+)
 
 
 def _stem(word: str) -> str:
@@ -52,6 +54,8 @@ def rephrased(first: str, second: str) -> bool:
     a = {_stem(w) for w in _WORD.findall(first.lower()) if w not in _STOP}
     b = {_stem(w) for w in _WORD.findall(second.lower()) if w not in _STOP}
     return bool(a and b) and len(a & b) / len(a | b) >= 0.4
+
+
 CONTEXT_BEFORE, CONTEXT_AFTER = 3, 2
 
 
@@ -92,7 +96,11 @@ def _prediction(parse: dict) -> Tuple[str, Optional[str], float]:
     intent = parse.get("intent") or {}
     name, confidence = intent.get("name") or FALLBACK, float(intent.get("confidence") or 0.0)
     if name == Intent.FAQ:
-        key = ((parse.get("response_selector") or {}).get(Intent.FAQ) or {}).get("response", {}).get("intent_response_key")
+        key = (
+            ((parse.get("response_selector") or {}).get(Intent.FAQ) or {})
+            .get("response", {})
+            .get("intent_response_key")
+        )
         return key or name, None, confidence
     if name == FALLBACK:
         ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK]
@@ -107,8 +115,12 @@ def _sender(event: dict, kind: str) -> str:
     return "agent" if (event.get("metadata") or {}).get("agent") else "bot"
 
 
-def flag_messages(events: Iterable[Tuple[int, str, str, dict]], confidence_below: float,
-                  not_understood: Set[str] = frozenset(), skip: Set[str] = frozenset()) -> List[Flagged]:
+def flag_messages(
+    events: Iterable[Tuple[int, str, str, dict]],
+    confidence_below: float,
+    not_understood: Set[str] = frozenset(),
+    skip: Set[str] = frozenset(),
+) -> List[Flagged]:
     """Flags customer messages in (event id, conversation id, "user"/"bot", event JSON) events.
 
     `not_understood`: conversations handed over because the bot did not understand; `skip`:
@@ -132,7 +144,7 @@ def flag_messages(events: Iterable[Tuple[int, str, str, dict]], confidence_below
                 reasons.append("the bot did not understand it (fallback)")
             elif confidence < confidence_below and predicted != REQUEST_HUMAN:
                 reasons.append(f"low confidence ({confidence:.2f})")
-            later = [items[i][2] for i in users[position + 1: position + 1 + PERSON_WITHIN]]
+            later = [items[i][2] for i in users[position + 1 : position + 1 + PERSON_WITHIN]]
             if later and predicted != REQUEST_HUMAN:
                 asked_person = [_prediction(e.get("parse_data") or {})[0] == REQUEST_HUMAN for e in later]
                 if asked_person[0]:
@@ -147,11 +159,22 @@ def flag_messages(events: Iterable[Tuple[int, str, str, dict]], confidence_below
                 reasons.append("handed over because the bot did not understand")
             if not reasons:
                 continue
-            window = items[max(0, index - CONTEXT_BEFORE): index + CONTEXT_AFTER + 1]
-            context = [{"sender": _sender(e, k), "text": e["text"], "flagged": i == event_id}
-                       for i, k, e in window]
-            flagged.append(Flagged(text, key, conversation, event_id, event.get("timestamp"), predicted, best_guess,
-                                   round(confidence, 3), reasons, context))
+            window = items[max(0, index - CONTEXT_BEFORE) : index + CONTEXT_AFTER + 1]
+            context = [{"sender": _sender(e, k), "text": e["text"], "flagged": i == event_id} for i, k, e in window]
+            flagged.append(
+                Flagged(
+                    text,
+                    key,
+                    conversation,
+                    event_id,
+                    event.get("timestamp"),
+                    predicted,
+                    best_guess,
+                    round(confidence, 3),
+                    reasons,
+                    context,
+                )
+            )
     return flagged
 
 
@@ -190,20 +213,32 @@ def group_similar(flagged: Sequence[Flagged], similarity: float = SIMILARITY) ->
         reasons = Counter(reason.split(" (")[0] for f in items for reason in f.reasons)
         predicted = Counter(f.predicted for f in items).most_common(1)[0][0]
         guesses = Counter(f.best_guess for f in items if f.best_guess)
-        groups.append(Group(
-            id=hashlib.sha256(keys[leader].encode()).hexdigest()[:12], text=first_text[keys[leader]],
-            count=len(items), wordings=[{"text": first_text[k], "count": n} for k, n in wordings.most_common()],
-            predicted=predicted, best_guess=guesses.most_common(1)[0][0] if guesses else None,
-            mean_confidence=round(sum(f.confidence for f in items) / len(items), 3), reasons=dict(reasons),
-            conversation_id=example.conversation_id, context=example.context,
-            last_seen=max((f.timestamp or 0) for f in items) or None,
-            texts=[first_text[k] for k, _ in wordings.most_common()],
-        ))
+        groups.append(
+            Group(
+                id=hashlib.sha256(keys[leader].encode()).hexdigest()[:12],
+                text=first_text[keys[leader]],
+                count=len(items),
+                wordings=[{"text": first_text[k], "count": n} for k, n in wordings.most_common()],
+                predicted=predicted,
+                best_guess=guesses.most_common(1)[0][0] if guesses else None,
+                mean_confidence=round(sum(f.confidence for f in items) / len(items), 3),
+                reasons=dict(reasons),
+                conversation_id=example.conversation_id,
+                context=example.context,
+                last_seen=max((f.timestamp or 0) for f in items) or None,
+                texts=[first_text[k] for k, _ in wordings.most_common()],
+            )
+        )
     return sorted(groups, key=lambda g: (-g.count, -(g.last_seen or 0)))
 
 
-def build_inbox(events: Iterable[Tuple[int, str, str, dict]], confidence_below: float, not_understood: Set[str],
-                skip: Set[str], limit: int = 100) -> List[Group]:
+def build_inbox(
+    events: Iterable[Tuple[int, str, str, dict]],
+    confidence_below: float,
+    not_understood: Set[str],
+    skip: Set[str],
+    limit: int = 100,
+) -> List[Group]:
     return group_similar(flag_messages(events, confidence_below, not_understood, skip))[:limit]
 
 
@@ -215,7 +250,8 @@ def inbox_from_stores(log, queue, reviews, project, confidence_below: float) -> 
     because the bot did not understand (escalation.queue.handoffs.HandoffQueue, by reason code), and
     what is reviewed (training.store.ReviewStore) or already in the project's data
     (training.project.BotProject)."""
-    not_understood = {h.conversation_id for h in queue.list(None, limit=5000)
-                      if ReasonCode.NOT_UNDERSTOOD.value in h.reason_codes}
+    not_understood = {
+        h.conversation_id for h in queue.list(None, limit=5000) if ReasonCode.NOT_UNDERSTOOD.value in h.reason_codes
+    }
     skip = reviews.reviewed() | set(project.known_texts())
     return build_inbox(log.recent_events(RECENT_EVENTS), confidence_below, not_understood, skip)

@@ -1,6 +1,7 @@
 """Release runs started from the trainers' page: one at a time, each in its own process (training
 loads Rasa and TensorFlow, which the escalation service does not), with its log and report in a
 folder of its own under <BOT_PROJECT_DIR>/var/releases/."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,12 @@ class ReleaseJobs:
             folder.mkdir(parents=True)
             (folder / "requested.json").write_text(json.dumps({"by": requested_by, "at": run_id}))
             log = open(folder / "log.txt", "wb")
-            self._running = subprocess.Popen([sys.executable, "-m", "training.release", "--out", str(folder)],
-                                             stdout=log, stderr=subprocess.STDOUT, env=self._env)
+            self._running = subprocess.Popen(
+                [sys.executable, "-m", "training.release", "--out", str(folder)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._env,
+            )
             log.close()
             self._running_id = run_id
             return run_id
@@ -56,18 +61,30 @@ class ReleaseJobs:
         if not folder.is_dir() or "/" in run_id or run_id.startswith("."):
             return None
         report_file = folder / "report.json"
-        log_lines = (folder / "log.txt").read_text(errors="replace").splitlines() if (folder / "log.txt").exists() else []
+        log_lines = (
+            (folder / "log.txt").read_text(errors="replace").splitlines() if (folder / "log.txt").exists() else []
+        )
         progress = [line[4:] for line in log_lines if line.startswith("==> ")]
         requested = json.loads((folder / "requested.json").read_text()) if (folder / "requested.json").exists() else {}
         if report_file.exists():
             report = json.loads(report_file.read_text())
-            return {"id": run_id, "state": "passed" if report["passed"] else "refused", "progress": progress,
-                    "requested_by": requested.get("by"), "report": report}
+            return {
+                "id": run_id,
+                "state": "passed" if report["passed"] else "refused",
+                "progress": progress,
+                "requested_by": requested.get("by"),
+                "report": report,
+            }
         running = self._running_id == run_id and self._running is not None and self._running.poll() is None
         if running:
             return {"id": run_id, "state": "running", "progress": progress, "requested_by": requested.get("by")}
-        return {"id": run_id, "state": "failed", "progress": progress, "requested_by": requested.get("by"),
-                "error": "\n".join(log_lines[-15:]) or "the release process stopped without a report"}
+        return {
+            "id": run_id,
+            "state": "failed",
+            "progress": progress,
+            "requested_by": requested.get("by"),
+            "error": "\n".join(log_lines[-15:]) or "the release process stopped without a report",
+        }
 
     def recent(self, limit: int = 10) -> List[dict]:
         if not self.runs_dir.exists():

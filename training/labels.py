@@ -11,6 +11,7 @@ of two or more) goes to the held-out set tests/nlu/heldout_reviewed.yml instead 
 chosen by a hash of the text (not by the trainer), so the test set grows with real traffic and is
 never trained on.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,9 +35,11 @@ TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 # Rasa reads "[text](entity)" and "[text]{...}" in examples as entity annotations.
 ENTITY_MARKUP = re.compile(r"\]\s*[({]")
 MAX_EXAMPLE_CHARS = 300
-HELDOUT_HEADER = ('version: "3.1"\n# Held-out messages from real traffic: a share of every batch trainers labelled '
-                  '(training/labels.py).\n# Never train or tune on them; the release gate evaluates every '
-                  'candidate on them.\nnlu:\n')
+HELDOUT_HEADER = (
+    'version: "3.1"\n# Held-out messages from real traffic: a share of every batch trainers labelled '
+    "(training/labels.py).\n# Never train or tune on them; the release gate evaluates every "
+    "candidate on them.\nnlu:\n"
+)
 
 
 class LabelError(ValueError):
@@ -52,8 +55,13 @@ class LabelResult:
     skipped: List[Dict[str, str]] = field(default_factory=list)  # {"text", "reason"}
 
     def as_json(self) -> dict:
-        return {"label": self.label, "batch": self.batch, "trained": self.trained, "held_out": self.held_out,
-                "skipped": self.skipped}
+        return {
+            "label": self.label,
+            "batch": self.batch,
+            "trained": self.trained,
+            "held_out": self.held_out,
+            "skipped": self.skipped,
+        }
 
 
 def _block_start(lines: List[str], label: str) -> Optional[int]:
@@ -106,8 +114,10 @@ def _clean(text: object) -> str:
     if not cleaned:
         raise LabelError("A message is empty.")
     if len(cleaned) > MAX_EXAMPLE_CHARS:
-        raise LabelError(f"A message is longer than {MAX_EXAMPLE_CHARS} characters; shorten it to the part that "
-                         "says what the customer wants.")
+        raise LabelError(
+            f"A message is longer than {MAX_EXAMPLE_CHARS} characters; shorten it to the part that "
+            "says what the customer wants."
+        )
     return cleaned
 
 
@@ -130,8 +140,10 @@ class Labeller:
             return f"faq/{name}"
         if kind == NEW_FAQ:
             if not isinstance(name, str) or not TOPIC_NAME.match(name):
-                raise LabelError("A new topic's name is 2 to 41 lower-case letters, digits or _, starting with a "
-                                 "letter (e.g. gift_wrapping).")
+                raise LabelError(
+                    "A new topic's name is 2 to 41 lower-case letters, digits or _, starting with a "
+                    "letter (e.g. gift_wrapping)."
+                )
             if name in self.project.faq_topics():
                 raise LabelError(f"The FAQ topic {name!r} exists already; label the messages with it instead.")
             if not isinstance(answer, str) or len(answer.strip()) < 10:
@@ -139,8 +151,14 @@ class Labeller:
             return f"faq/{name}"
         raise LabelError(f"kind must be one of {list(KINDS)}.")
 
-    def label(self, texts: List[str], kind: str, name: Optional[str] = None, answer: Optional[str] = None,
-              trainer: str = "trainer") -> LabelResult:
+    def label(
+        self,
+        texts: List[str],
+        kind: str,
+        name: Optional[str] = None,
+        answer: Optional[str] = None,
+        trainer: str = "trainer",
+    ) -> LabelResult:
         """Writes the messages under the label (a share to the held-out set) and records the reviews."""
         label = self._target(kind, name, answer)
         if not texts:

@@ -4,6 +4,7 @@ as plain text and YAML so that the escalation service can use it without loading
 Every path hangs off one root directory (BOT_PROJECT_DIR, default: this repository), so tests and
 dry runs can work on a copy.
 """
+
 from __future__ import annotations
 
 import re

@@ -17,6 +17,7 @@ Each run writes report.json, report.md and confusion.png into its own folder.
 Run by the escalation service in a separate process (it loads Rasa and TensorFlow) and by
 `make release`; `python -m training.release --help` shows the options.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,11 @@ class Tolerance:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Tolerance":
-        return cls(settings.release_tolerance_overall, settings.release_tolerance_per_label,
-                   settings.release_min_label_examples)
+        return cls(
+            settings.release_tolerance_overall,
+            settings.release_tolerance_per_label,
+            settings.release_min_label_examples,
+        )
 
 
 @dataclass
@@ -63,9 +67,11 @@ class Comparison:
     refusals: List[str] = field(default_factory=list)
 
 
-def compare(candidate: Dict[str, Tuple[int, int]], live: Optional[Dict[str, Tuple[int, int]]],
-            tolerance: Tolerance) -> Comparison:
+def compare(
+    candidate: Dict[str, Tuple[int, int]], live: Optional[Dict[str, Tuple[int, int]]], tolerance: Tolerance
+) -> Comparison:
     """Pure: per-label (right, total) counts of both models -> the comparison with reasons to refuse."""
+
     def overall(counts):
         total = sum(t for _, t in counts.values())
         return sum(r for r, _ in counts.values()) / total if total else 0.0
@@ -80,8 +86,10 @@ def compare(candidate: Dict[str, Tuple[int, int]], live: Optional[Dict[str, Tupl
         return result
     cand_all, live_all = result.overall
     if cand_all < live_all - tolerance.overall - 1e-9:
-        result.refusals.append(f"overall held-out accuracy {cand_all:.3f} is below the live model's {live_all:.3f} "
-                               f"by more than the tolerance {tolerance.overall:.2f}")
+        result.refusals.append(
+            f"overall held-out accuracy {cand_all:.3f} is below the live model's {live_all:.3f} "
+            f"by more than the tolerance {tolerance.overall:.2f}"
+        )
     for label, (cand_acc, live_acc, total) in result.per_label.items():
         if live_acc is None or total < tolerance.min_label_examples:
             continue
@@ -91,9 +99,11 @@ def compare(candidate: Dict[str, Tuple[int, int]], live: Optional[Dict[str, Tupl
         allowed = max(NOISE_MESSAGES, int(tolerance.per_label * total + 1e-9))
         lost = round((live_acc - cand_acc) * total)
         if lost > allowed:
-            result.refusals.append(f"{label}: {round(cand_acc * total)} of {total} held-out messages right vs "
-                                   f"{round(live_acc * total)} live (lost {lost}; at most {allowed} may be lost: "
-                                   f"tolerance {tolerance.per_label:.2f} of the label's messages, at least {NOISE_MESSAGES})")
+            result.refusals.append(
+                f"{label}: {round(cand_acc * total)} of {total} held-out messages right vs "
+                f"{round(live_acc * total)} live (lost {lost}; at most {allowed} may be lost: "
+                f"tolerance {tolerance.per_label:.2f} of the label's messages, at least {NOISE_MESSAGES})"
+            )
     return result
 
 
@@ -104,12 +114,29 @@ def _stage(report: dict, name: str, message: str) -> None:
 
 
 def validate(project: BotProject) -> Tuple[bool, str]:
-    result = subprocess.run([RASA, "data", "validate", "--domain", str(project.domain), "--data",
-                             str(project.data_dir), "--config", str(project.config)],
-                            cwd=project.root, capture_output=True, text=True, env=cli_env())
+    result = subprocess.run(
+        [
+            RASA,
+            "data",
+            "validate",
+            "--domain",
+            str(project.domain),
+            "--data",
+            str(project.data_dir),
+            "--config",
+            str(project.config),
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
     output = result.stdout + result.stderr
-    warnings = [line.split("UserWarning:", 1)[1].strip() for line in output.splitlines()
-                if "UserWarning" in line and KNOWN_RASA_WARNING not in line]
+    warnings = [
+        line.split("UserWarning:", 1)[1].strip()
+        for line in output.splitlines()
+        if "UserWarning" in line and KNOWN_RASA_WARNING not in line
+    ]
     if result.returncode != 0:
         errors = [line for line in output.splitlines() if "error" in line.lower()][-5:]
         return False, "rasa data validate failed: " + " | ".join(errors or output.splitlines()[-5:])
@@ -120,9 +147,26 @@ def validate(project: BotProject) -> Tuple[bool, str]:
 
 def train_candidate(project: BotProject, out_dir: Path, name: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([RASA, "train", "--domain", str(project.domain), "--config", str(project.config),
-                             "--data", str(project.data_dir), "--out", str(out_dir), "--fixed-model-name", name],
-                            cwd=project.root, capture_output=True, text=True, env=cli_env())
+    result = subprocess.run(
+        [
+            RASA,
+            "train",
+            "--domain",
+            str(project.domain),
+            "--config",
+            str(project.config),
+            "--data",
+            str(project.data_dir),
+            "--out",
+            str(out_dir),
+            "--fixed-model-name",
+            name,
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
     model = out_dir / f"{name}.tar.gz"
     if result.returncode != 0 or not model.exists():
         raise RuntimeError("training failed: " + (result.stdout + result.stderr)[-1500:])
@@ -134,10 +178,26 @@ def heldout_pairs(project: BotProject) -> List[Tuple[str, str]]:
 
 
 def run_stories(project: BotProject, model: Path, out_dir: Path) -> Tuple[bool, str]:
-    result = subprocess.run([RASA, "test", "core", "--model", str(model), "--stories", str(project.stories_dir),
-                             "--out", str(out_dir), "--fail-on-prediction-errors",
-                             "--endpoints", str(out_dir / "no-endpoints.yml")],
-                            cwd=project.root, capture_output=True, text=True, env=cli_env())
+    result = subprocess.run(
+        [
+            RASA,
+            "test",
+            "core",
+            "--model",
+            str(model),
+            "--stories",
+            str(project.stories_dir),
+            "--out",
+            str(out_dir),
+            "--fail-on-prediction-errors",
+            "--endpoints",
+            str(out_dir / "no-endpoints.yml"),
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
     failed = out_dir / "failed_test_stories.yml"
     if result.returncode != 0 or (failed.exists() and "None of the test stories failed" not in failed.read_text()):
         detail = failed.read_text()[:1500] if failed.exists() else (result.stdout + result.stderr)[-1500:]
@@ -146,6 +206,7 @@ def run_stories(project: BotProject, model: Path, out_dir: Path) -> Tuple[bool, 
 
 
 # --- live models -----------------------------------------------------------------------------------
+
 
 def models_dir(project: BotProject) -> Path:
     return project.root / "models"
@@ -198,8 +259,9 @@ def rollback(project: BotProject, settings: Settings) -> dict:
     if not previous or not Path(previous).exists():
         raise RuntimeError("There is no previous model to roll back to.")
     seconds = load_live(settings, Path(previous))
-    state["history"].append({"event": "rollback", "from": state.get("live"), "to": previous,
-                             "at": datetime.now(timezone.utc).isoformat()})
+    state["history"].append(
+        {"event": "rollback", "from": state.get("live"), "to": previous, "at": datetime.now(timezone.utc).isoformat()}
+    )
     state["live"], state["previous"] = previous, None
     write_state(project, state)
     return {"live": previous, "seconds": round(seconds, 1)}
@@ -207,17 +269,25 @@ def rollback(project: BotProject, settings: Settings) -> dict:
 
 # --- the whole run ----------------------------------------------------------------------------------
 
+
 def release(project: BotProject, settings: Settings, out_dir: Path, load: bool = True) -> dict:
     """Trains and gates a candidate; loads it live when it passes and `load`. Writes the report."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tolerance = Tolerance.from_settings(settings)
-    report: dict = {"started_at": datetime.now(timezone.utc).isoformat(), "stage": "starting", "log": [],
-                    "passed": None, "refusals": [], "loaded": False, "candidate": None, "live": None,
-                    "tolerance": vars(tolerance)}
+    report: dict = {
+        "started_at": datetime.now(timezone.utc).isoformat(),
+        "stage": "starting",
+        "log": [],
+        "passed": None,
+        "refusals": [],
+        "loaded": False,
+        "candidate": None,
+        "live": None,
+        "tolerance": vars(tolerance),
+    }
 
     def finish(passed: bool, reasons: List[str]) -> dict:
-        report.update(passed=passed, refusals=reasons, stage="done",
-                      finished_at=datetime.now(timezone.utc).isoformat())
+        report.update(passed=passed, refusals=reasons, stage="done", finished_at=datetime.now(timezone.utc).isoformat())
         (out_dir / "report.json").write_text(json.dumps(report, indent=2))
         (out_dir / "report.md").write_text(markdown(report))
         return report
@@ -241,18 +311,26 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
     live = live_model(project, settings) if load else None
     report["live"] = str(live) if live else None
     pairs = heldout_pairs(project)
-    _stage(report, "heldout", f"Held-out NLU test: {len(pairs)} messages, candidate"
-           + (f" and live model {live.name}" if live else " (no live model to compare with)"))
+    _stage(
+        report,
+        "heldout",
+        f"Held-out NLU test: {len(pairs)} messages, candidate"
+        + (f" and live model {live.name}" if live else " (no live model to compare with)"),
+    )
     cand_eval = evaluate(ModelParser(candidate), pairs)
     live_eval = evaluate(ModelParser(live), pairs) if live else None
     comparison = compare(cand_eval.per_label, live_eval.per_label if live_eval else None, tolerance)
     report["heldout"] = {
-        "messages": len(pairs), "candidate": round(comparison.overall[0], 4),
+        "messages": len(pairs),
+        "candidate": round(comparison.overall[0], 4),
         "live": round(comparison.overall[1], 4) if comparison.overall[1] is not None else None,
-        "per_label": {label: {"candidate": round(c, 3), "live": None if l is None else round(l, 3), "messages": n}
-                      for label, (c, l, n) in comparison.per_label.items()},
-        "confusions": [{"expected": g, "predicted": p, "count": n}
-                       for (g, p), n in cand_eval.confusions().most_common(15)],
+        "per_label": {
+            label: {"candidate": round(cand, 3), "live": None if live is None else round(live, 3), "messages": n}
+            for label, (cand, live, n) in comparison.per_label.items()
+        },
+        "confusions": [
+            {"expected": g, "predicted": p, "count": n} for (g, p), n in cand_eval.confusions().most_common(15)
+        ],
     }
     confusion_chart(cand_eval, f"Candidate on the held-out sets ({len(pairs)} messages)", out_dir / "confusion.png")
     report["confusion_chart"] = str(out_dir / "confusion.png")
@@ -268,8 +346,14 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
         _stage(report, "load", f"Loading {candidate.name} into the running Rasa server (PUT /model)")
         seconds = load_live(settings, candidate)
         state = read_state(project)
-        state["history"].append({"event": "release", "from": state.get("live") or report["live"],
-                                 "to": str(candidate), "at": datetime.now(timezone.utc).isoformat()})
+        state["history"].append(
+            {
+                "event": "release",
+                "from": state.get("live") or report["live"],
+                "to": str(candidate),
+                "at": datetime.now(timezone.utc).isoformat(),
+            }
+        )
         state["previous"], state["live"] = state.get("live") or report["live"], str(candidate)
         write_state(project, state)
         report.update(loaded=True, load_seconds=round(seconds, 1))
@@ -282,20 +366,31 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
 
 def markdown(report: dict) -> str:
     verdict = "passed" if report.get("passed") else "refused"
-    lines = [f"# Release of {Path(report.get('candidate') or 'no candidate').name}: {verdict}", "",
-             f"Started {report['started_at']}; live model before: {report.get('live') or 'none'}.", ""]
+    lines = [
+        f"# Release of {Path(report.get('candidate') or 'no candidate').name}: {verdict}",
+        "",
+        f"Started {report['started_at']}; live model before: {report.get('live') or 'none'}.",
+        "",
+    ]
     if report.get("refusals"):
         lines += ["## Why it was refused", ""] + [f"- {reason}" for reason in report["refusals"]] + [""]
     tolerance = report["tolerance"]
     held = report.get("heldout")
     if held:
-        lines += ["## Held-out NLU test", "",
-                  f"{held['messages']} messages. Tolerance: overall {tolerance['overall']:.2f}, per label "
-                  f"{tolerance['per_label']:.2f} (labels with at least {tolerance['min_label_examples']} messages).", "",
-                  f"| | candidate | live |", "|---|---|---|",
-                  f"| overall accuracy | {held['candidate']:.3f} | "
-                  f"{'–' if held['live'] is None else format(held['live'], '.3f')} |", "",
-                  "| label | messages | candidate | live |", "|---|---|---|---|"]
+        lines += [
+            "## Held-out NLU test",
+            "",
+            f"{held['messages']} messages. Tolerance: overall {tolerance['overall']:.2f}, per label "
+            f"{tolerance['per_label']:.2f} (labels with at least {tolerance['min_label_examples']} messages).",
+            "",
+            "| | candidate | live |",
+            "|---|---|---|",
+            f"| overall accuracy | {held['candidate']:.3f} | "
+            f"{'–' if held['live'] is None else format(held['live'], '.3f')} |",
+            "",
+            "| label | messages | candidate | live |",
+            "|---|---|---|---|",
+        ]
         for label, row in held["per_label"].items():
             live = "–" if row["live"] is None else f"{row['live']:.2f}"
             lines.append(f"| {label} | {row['messages']} | {row['candidate']:.2f} | {live} |")

@@ -1,5 +1,6 @@
 """What trainers decided: one row per reviewed message, so the inbox does not show it again and every
 change to the data can be traced to a person and a batch. SQLAlchemy, in the CRM/queue database."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Text, select
 from sqlalchemy.exc import IntegrityError
 
 from common.database import Base, Database
+
 TRAIN, TEST = "train", "test"
 
 
@@ -48,8 +50,17 @@ class ReviewStore:
         """False when that message was already reviewed (by someone else, concurrently)."""
         try:
             with self._database.session() as session:
-                session.add(ReviewRow(normalized=normalized, text=review.text, label=review.label, split=review.split,
-                                      batch=review.batch, trainer=review.trainer, created_at=review.created_at))
+                session.add(
+                    ReviewRow(
+                        normalized=normalized,
+                        text=review.text,
+                        label=review.label,
+                        split=review.split,
+                        batch=review.batch,
+                        trainer=review.trainer,
+                        created_at=review.created_at,
+                    )
+                )
             return True
         except IntegrityError:
             return False
@@ -59,5 +70,7 @@ class ReviewStore:
         if batch:
             query = query.where(ReviewRow.batch == batch)
         with self._database.session() as session:
-            return [Review(r.text, r.label, r.split, r.batch, r.trainer, r.created_at)
-                    for r in session.execute(query).scalars()]
+            return [
+                Review(r.text, r.label, r.split, r.batch, r.trainer, r.created_at)
+                for r in session.execute(query).scalars()
+            ]

@@ -1,6 +1,7 @@
 """The trainers' API (trainer role): the review inbox, labelling into data/, releases and rollback.
 A blueprint registered into the escalation service's app by the top-level wiring (service/), so the
 escalation package never depends on training."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +10,9 @@ from typing import Dict, Type
 
 from sanic import Blueprint
 from sanic.request import Request
-from sanic.response import HTTPResponse, file as file_response, json as json_response
+from sanic.response import HTTPResponse
+from sanic.response import file as file_response
+from sanic.response import json as json_response
 
 from escalation.queue.agents import TRAINER
 from escalation.web.accounts import guard
@@ -23,8 +26,10 @@ from training.store import ReviewStore
 
 # Trainers' errors and the HTTP status they become (handed to the app factory).
 ERROR_STATUSES: Dict[Type[Exception], int] = {LabelError: 400, ReleaseBusy: 409}
-LABEL_USAGE = ('Send {"texts": [...], "kind": "intent|faq|new_faq|out_of_scope", "name": ..., '
-               '"answer": ... (new FAQ topics only)}.')
+LABEL_USAGE = (
+    'Send {"texts": [...], "kind": "intent|faq|new_faq|out_of_scope", "name": ..., '
+    '"answer": ... (new FAQ topics only)}.'
+)
 
 
 @dataclass(frozen=True)
@@ -44,22 +49,34 @@ def trainers_blueprint(training: Training) -> Blueprint:
     async def inbox(request: Request) -> HTTPResponse:
         services: Services = request.app.ctx.services
         below = services.settings.review_confidence_below
-        groups = await blocking(inbox_from_stores, services.log, services.queue, training.reviews, training.project,
-                                below)
+        groups = await blocking(
+            inbox_from_stores, services.log, services.queue, training.reviews, training.project, below
+        )
         return json_response({"confidence_below": below, "groups": [g.as_json() for g in groups]})
 
     @api.get("/labels")
     async def label_choices(request: Request) -> HTTPResponse:
-        return json_response({"intents": training.project.intents(), "faq_topics": training.project.faq_topics(),
-                              "heldout_share": request.app.ctx.services.settings.heldout_share})
+        return json_response(
+            {
+                "intents": training.project.intents(),
+                "faq_topics": training.project.faq_topics(),
+                "heldout_share": request.app.ctx.services.settings.heldout_share,
+            }
+        )
 
     @api.post("/labels")
     async def label(request: Request) -> HTTPResponse:
         body = json_body(request)
         if body is None or not isinstance(body.get("texts"), list):
             raise ApiError(400, LABEL_USAGE)
-        result = await blocking(training.labeller.label, body["texts"], body.get("kind"), body.get("name"),
-                                body.get("answer"), trainer=request.ctx.agent.name)
+        result = await blocking(
+            training.labeller.label,
+            body["texts"],
+            body.get("kind"),
+            body.get("name"),
+            body.get("answer"),
+            trainer=request.ctx.agent.name,
+        )
         return json_response(result.as_json(), status=201)
 
     @api.get("/reviews")
@@ -82,8 +99,12 @@ def trainers_blueprint(training: Training) -> Blueprint:
             serving = await blocking(rasa.loaded_model)
         except Exception as error:  # RasaUnavailable or a network fault: say so, show the rest
             serving = f"unknown (Rasa did not answer: {error})"
-        return json_response({"models": {**read_state(training.project), "serving": serving},
-                              "runs": await blocking(training.jobs.recent)})
+        return json_response(
+            {
+                "models": {**read_state(training.project), "serving": serving},
+                "runs": await blocking(training.jobs.recent),
+            }
+        )
 
     @api.get("/releases/<run_id>")
     async def release_status(_: Request, run_id: str) -> HTTPResponse:

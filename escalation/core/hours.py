@@ -1,5 +1,6 @@
 """Business hours: whether agents work now, and when they are next back. Pure functions of the rules
 and the clock."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -5,11 +5,12 @@ self-service) with the queue, priority, SLA, channel, what to tell the customer 
 with a stable code and words an agent understands. Nothing here does I/O: the Rasa policy, the
 action and the web app are adapters around it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from common.names import HandoffChannel, Intent, JourneyStage, ReasonCode, Slot, Tier
 from escalation.core.hours import is_open, next_opening
@@ -31,21 +32,27 @@ class CustomerView:
     preferred_channel: str = "chat"
 
     @classmethod
-    def of(cls, customer) -> "CustomerView":
+    def of(cls, customer: Any) -> "CustomerView":
         """From a common.crm.Customer, or None for an anonymous visitor."""
         if customer is None:
             return cls()
-        return cls(customer.tier.value, customer.journey_stage.value, customer.last_csat, customer.nps,
-                   customer.preferred_channel.value)
+        return cls(
+            customer.tier.value,
+            customer.journey_stage.value,
+            customer.last_csat,
+            customer.nps,
+            customer.preferred_channel.value,
+        )
 
     @classmethod
-    def from_slots(cls, slots: Mapping[str, object]) -> "CustomerView":
+    def from_slots(cls, slots: Mapping[str, Any]) -> "CustomerView":
         """From the tracker's segment slots (set at session start by action_session_start)."""
         return cls(
-            tier=slots.get(Slot.TIER) or Tier.ANONYMOUS.value,
-            journey_stage=slots.get(Slot.JOURNEY_STAGE) or JourneyStage.UNKNOWN.value,
-            last_csat=slots.get(Slot.LAST_CSAT), nps=slots.get(Slot.NPS),
-            preferred_channel=slots.get(Slot.PREFERRED_CHANNEL) or "chat",
+            tier=str(slots.get(Slot.TIER) or Tier.ANONYMOUS.value),
+            journey_stage=str(slots.get(Slot.JOURNEY_STAGE) or JourneyStage.UNKNOWN.value),
+            last_csat=slots.get(Slot.LAST_CSAT),
+            nps=slots.get(Slot.NPS),
+            preferred_channel=str(slots.get(Slot.PREFERRED_CHANNEL) or "chat"),
         )
 
 
@@ -63,8 +70,7 @@ class Signals:
         """The latest message and the conversation's frustration; `turns` must not be empty."""
         latest = turns[-1]
         frustration = conversation_frustration(turns)
-        return cls(latest.intent, latest.text, latest.compound, frustration.level, frustration.fallbacks,
-                   len(turns))
+        return cls(latest.intent, latest.text, latest.compound, frustration.level, frustration.fallbacks, len(turns))
 
 
 @dataclass(frozen=True)
@@ -89,13 +95,20 @@ class Decision:
         """True when a person (or an offer of one) takes over from the bot's normal answer."""
         return self.action in (HANDOVER, OFFER_OPTIONS)
 
-    def as_json(self) -> dict:
-        return {"action": self.action, "queue": self.queue, "priority": self.priority, "sla_seconds": self.sla_seconds,
-                "channel": self.channel, "expected_wait_seconds": self.expected_wait_seconds,
-                "reasons": [reason.as_json() for reason in self.reasons]}
+    def as_json(self) -> Dict[str, Any]:
+        return {
+            "action": self.action,
+            "queue": self.queue,
+            "priority": self.priority,
+            "sla_seconds": self.sla_seconds,
+            "channel": self.channel,
+            "expected_wait_seconds": self.expected_wait_seconds,
+            "reasons": [reason.as_json() for reason in self.reasons],
+        }
 
 
 # --- The decision -----------------------------------------------------------------------------------
+
 
 def _minutes(seconds: float) -> str:
     minutes = max(1, round(seconds / 60))
@@ -105,8 +118,7 @@ def _minutes(seconds: float) -> str:
     return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
-def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: datetime,
-           rules: Rules) -> Decision:
+def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: datetime, rules: Rules) -> Decision:
     segment = rules.segments.get(customer.tier) or rules.segments[Tier.ANONYMOUS.value]
     thresholds, priority, reasons = segment.handover, segment.priority, []
 
@@ -135,26 +147,47 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
     if wants_person:
         triggers.append(Reason(ReasonCode.ASKED_FOR_PERSON, "customer asked for a person"))
     if signals.sentiment <= thresholds.sentiment_at_most:
-        triggers.append(Reason(ReasonCode.NEGATIVE_MESSAGE, f"negative message ({signals.sentiment:+.2f}; "
-                               f"{customer.tier} threshold {thresholds.sentiment_at_most:+.2f})"))
+        triggers.append(
+            Reason(
+                ReasonCode.NEGATIVE_MESSAGE,
+                f"negative message ({signals.sentiment:+.2f}; "
+                f"{customer.tier} threshold {thresholds.sentiment_at_most:+.2f})",
+            )
+        )
     if signals.frustration >= thresholds.frustration_at_least:
-        triggers.append(Reason(ReasonCode.FRUSTRATED, f"frustrated ({signals.frustration:.2f}; {customer.tier} "
-                               f"threshold {thresholds.frustration_at_least:.2f})"))
+        triggers.append(
+            Reason(
+                ReasonCode.FRUSTRATED,
+                f"frustrated ({signals.frustration:.2f}; {customer.tier} "
+                f"threshold {thresholds.frustration_at_least:.2f})",
+            )
+        )
     if signals.fallbacks >= thresholds.fallbacks_at_least:
         triggers.append(Reason(ReasonCode.NOT_UNDERSTOOD, f"bot did not understand {signals.fallbacks} message(s)"))
     if signals.turns >= thresholds.turns_at_least:
         triggers.append(Reason(ReasonCode.LONG_CONVERSATION, f"long conversation ({signals.turns} messages)"))
     paying = customer.tier in (Tier.VIP.value, Tier.PREMIUM.value, Tier.STANDARD.value)
     if churn and (paying or customer.journey_stage == JourneyStage.AT_RISK.value):
-        triggers.append(Reason(ReasonCode.WANTS_TO_CANCEL, "wants to cancel") if signals.intent in rules.churn_intents
-                        else Reason(ReasonCode.MENTIONS_COMPETITOR, f"mentions {competitor}"))
+        triggers.append(
+            Reason(ReasonCode.WANTS_TO_CANCEL, "wants to cancel")
+            if signals.intent in rules.churn_intents
+            else Reason(ReasonCode.MENTIONS_COMPETITOR, f"mentions {competitor}")
+        )
     if buying:
         triggers.append(Reason(ReasonCode.BUYING_QUESTION, "buying-stage question"))
 
     sla_seconds = int(segment.sla_minutes * 60)
     if not triggers:
-        return Decision(STAY, None, priority, sla_seconds, segment.channel, None, None,
-                        (Reason(ReasonCode.NO_TRIGGER, "no sign that the bot cannot help"),))
+        return Decision(
+            STAY,
+            None,
+            priority,
+            sla_seconds,
+            segment.channel,
+            None,
+            None,
+            (Reason(ReasonCode.NO_TRIGGER, "no sign that the bot cannot help"),),
+        )
 
     queue = segment.queue
     if customer.tier != Tier.VIP.value:  # VIPs keep their concierge whatever the topic
@@ -165,8 +198,12 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
             queue, priority = rules.buying_queue, priority - rules.buying_boost
             reasons.append(Reason(ReasonCode.BUYING_TO_SALES, "buying stage: sales team"))
     priority = max(1, priority)
-    reasons = triggers + unhappy_history + reasons + [
-        Reason(ReasonCode.SEGMENT, f"{customer.tier} customer, {customer.journey_stage}")]
+    reasons = (
+        triggers
+        + unhappy_history
+        + reasons
+        + [Reason(ReasonCode.SEGMENT, f"{customer.tier} customer, {customer.journey_stage}")]
+    )
 
     open_now = is_open(rules, now)
     wait = int(queues.expected_wait_seconds.get(queue, 0))
@@ -177,17 +214,36 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
     if segment.self_service_first and not (clearly_upset or wants_person or churn or buying or unhappy_history):
         # The bot's own answer is the self-service; every answer of this kind offers a person. A customer
         # with an unhappy history gets higher-touch help whatever the tier (product brief).
-        return Decision(SELF_SERVICE, queue, priority, sla_seconds, TICKET, None, None,
-                        tuple(reasons + [Reason(ReasonCode.SELF_SERVICE_FIRST, "self-service first for this segment")]))
+        return Decision(
+            SELF_SERVICE,
+            queue,
+            priority,
+            sla_seconds,
+            TICKET,
+            None,
+            None,
+            tuple(reasons + [Reason(ReasonCode.SELF_SERVICE_FIRST, "self-service first for this segment")]),
+        )
     if within_sla or (open_now and agents > 0 and straight_through):
         if not within_sla:
-            reasons.append(Reason(ReasonCode.BUSY_BUT_STRAIGHT_THROUGH,
-                                  f"queue busy (about {_minutes(wait)}) but goes straight through"))
+            reasons.append(
+                Reason(
+                    ReasonCode.BUSY_BUT_STRAIGHT_THROUGH,
+                    f"queue busy (about {_minutes(wait)}) but goes straight through",
+                )
+            )
         channel = LIVE_CHAT if segment.channel != TICKET or clearly_upset or wants_person else segment.channel
-        return Decision(HANDOVER, queue, priority, sla_seconds, channel, wait,
-                        f"I'm passing you to our {queue} team now. Someone will be with you in about "
-                        f"{_minutes(max(wait, 60))}; you can keep this chat open.",
-                        tuple(reasons))
+        return Decision(
+            HANDOVER,
+            queue,
+            priority,
+            sla_seconds,
+            channel,
+            wait,
+            f"I'm passing you to our {queue} team now. Someone will be with you in about "
+            f"{_minutes(max(wait, 60))}; you can keep this chat open.",
+            tuple(reasons),
+        )
     # Nobody can take it within the SLA: say so honestly and arrange another way to a person (the
     # handoff is queued with that channel; the customer can keep chatting with the bot meanwhile).
     callback = customer.preferred_channel == "phone" or paying
@@ -196,17 +252,25 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
     if not open_now:
         opening = next_opening(rules, now)
         when = opening.strftime("%A %H:%M") + f" ({rules.timezone.key})" if opening else "soon"
-        message = (f"Our team is offline right now and back on {when}. I've {arranged} for you, so they'll "
-                   "pick this up first thing; you don't need to do anything else. I'm still here if I can help "
-                   "in the meantime.")
+        message = (
+            f"Our team is offline right now and back on {when}. I've {arranged} for you, so they'll "
+            "pick this up first thing; you don't need to do anything else. I'm still here if I can help "
+            "in the meantime."
+        )
         reasons.append(Reason(ReasonCode.OUTSIDE_BUSINESS_HOURS, "outside business hours"))
         if opening:  # nobody can meet an SLA while closed: it runs from the opening time
             sla_seconds += int((opening - now).total_seconds())
     else:
-        message = (f"Our team is busy right now: the wait for a chat is about {_minutes(wait if agents else 3600)}. "
-                   f"So you don't have to wait here, I've {arranged} for you. If you'd rather wait for a chat, "
-                   "say \"talk to a person\" again.")
-        reasons.append(Reason(ReasonCode.NO_AGENT_FREE, "no agent free") if agents == 0 else
-                       Reason(ReasonCode.WAIT_EXCEEDS_SLA, f"expected wait {_minutes(wait)} exceeds the SLA"))
-    return Decision(OFFER_OPTIONS, queue, priority, sla_seconds, channel, wait if agents else None, message,
-                    tuple(reasons))
+        message = (
+            f"Our team is busy right now: the wait for a chat is about {_minutes(wait if agents else 3600)}. "
+            f"So you don't have to wait here, I've {arranged} for you. If you'd rather wait for a chat, "
+            'say "talk to a person" again.'
+        )
+        reasons.append(
+            Reason(ReasonCode.NO_AGENT_FREE, "no agent free")
+            if agents == 0
+            else Reason(ReasonCode.WAIT_EXCEEDS_SLA, f"expected wait {_minutes(wait)} exceeds the SLA")
+        )
+    return Decision(
+        OFFER_OPTIONS, queue, priority, sla_seconds, channel, wait if agents else None, message, tuple(reasons)
+    )

@@ -1,8 +1,9 @@
 """A reason for a decision: a stable code (common.names.ReasonCode) next to words an agent understands."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Tuple
+from typing import Any, Dict, Iterable, Mapping, Tuple
 
 from common.names import ReasonCode
 
@@ -12,11 +13,11 @@ class Reason:
     code: ReasonCode
     text: str
 
-    def as_json(self) -> dict:
+    def as_json(self) -> Dict[str, str]:
         return {"code": self.code.value, "text": self.text}
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "Reason":
+    def from_json(cls, data: Mapping[str, Any]) -> "Reason":
         return cls(ReasonCode(data["code"]), str(data["text"]))
 
 

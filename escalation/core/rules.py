@@ -4,12 +4,14 @@ read by escalation/rules_file.py). Every problem is reported with its place, all
 `round_the_clock(data)` gives the same rules with agents working 24/7, for tests and benchmarks whose
 results must not depend on the hour they run at.
 """
+
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
 from datetime import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
+
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.names import HandoffChannel, Tier
@@ -61,10 +63,17 @@ class Rules:
     competitors: Tuple[str, ...]
 
 
-
 # --- Loading and validating the rules ------------------------------------------------------------
 
-def _number(errors: List[str], where: str, value, kind=float, minimum=None, maximum=None):
+
+def _number(
+    errors: List[str],
+    where: str,
+    value: Any,
+    kind: Any = float,
+    minimum: Optional[float] = None,
+    maximum: Optional[float] = None,
+) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
         errors.append(f"{where} must be a {'whole ' if kind is int else ''}number, got {value!r}")
         return kind(0)
@@ -73,7 +82,7 @@ def _number(errors: List[str], where: str, value, kind=float, minimum=None, maxi
     return kind(value)
 
 
-def _section(errors: List[str], data: Mapping, key: str, where: str = "") -> Mapping:
+def _section(errors: List[str], data: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
     value = data.get(key) if isinstance(data, Mapping) else None
     if not isinstance(value, Mapping):
         errors.append(f"{where}{key} is missing or not a mapping")
@@ -81,18 +90,18 @@ def _section(errors: List[str], data: Mapping, key: str, where: str = "") -> Map
     return value
 
 
-def _clock(errors: List[str], where: str, value) -> time:
+def _clock(errors: List[str], where: str, value: Any) -> time:
     if str(value) == "24:00":
         return time.max  # the end of the day
     try:
         hours, minutes = str(value).split(":")
         return time(int(hours), int(minutes))
     except (ValueError, TypeError):
-        errors.append(f"{where} must look like \"08:30\", got {value!r}")
+        errors.append(f'{where} must look like "08:30", got {value!r}')
         return time(0, 0)
 
 
-def parse_rules(data: Mapping) -> Rules:
+def parse_rules(data: Mapping[str, Any]) -> Rules:
     errors: List[str] = []
     hours_section = _section(errors, data, "business_hours")
     try:
@@ -112,7 +121,7 @@ def parse_rules(data: Mapping) -> Rules:
                 errors.append(f"business_hours.days.{day} must end after it starts")
             hours[day] = (start, end)
         else:
-            errors.append(f"business_hours.days.{day} must be [\"HH:MM\", \"HH:MM\"] or null")
+            errors.append(f'business_hours.days.{day} must be ["HH:MM", "HH:MM"] or null')
     queues = tuple(data.get("queues") or ())
     if not queues or not all(isinstance(q, str) for q in queues):
         errors.append("queues must be a list of queue names")
@@ -130,15 +139,16 @@ def parse_rules(data: Mapping) -> Rules:
             errors.append(f"{where}.channel must be one of {list(HandoffChannel.ALL)}, got {rule.get('channel')!r}")
         handover = _section(errors, rule, "handover", f"{where}.")
         segments[tier.value] = SegmentRule(
-            queue=rule.get("queue"),
+            queue=str(rule.get("queue")),  # checked above; invalid rules raise below
             priority=_number(errors, f"{where}.priority", rule.get("priority"), int, 1, 9),
             sla_minutes=_number(errors, f"{where}.sla_minutes", rule.get("sla_minutes"), float, 0.1, 60 * 24 * 14),
-            channel=rule.get("channel"),
+            channel=str(rule.get("channel")),
             self_service_first=bool(rule.get("self_service_first", False)),
             handover=Thresholds(
                 _number(errors, f"{where}.handover.sentiment_at_most", handover.get("sentiment_at_most"), float, -1, 1),
-                _number(errors, f"{where}.handover.frustration_at_least", handover.get("frustration_at_least"),
-                        float, 0, 1),
+                _number(
+                    errors, f"{where}.handover.frustration_at_least", handover.get("frustration_at_least"), float, 0, 1
+                ),
                 _number(errors, f"{where}.handover.fallbacks_at_least", handover.get("fallbacks_at_least"), int, 1, 99),
                 _number(errors, f"{where}.handover.turns_at_least", handover.get("turns_at_least"), int, 1, 999),
             ),
@@ -149,27 +159,43 @@ def parse_rules(data: Mapping) -> Rules:
     buying = _section(errors, journey, "buying", "journey.")
     at_risk = _section(errors, journey, "at_risk", "journey.")
     churn = _section(errors, data, "churn")
-    for where, queue in (("journey.buying.queue", buying.get("queue")), ("journey.at_risk.queue", at_risk.get("queue"))):
+    for where, queue in (
+        ("journey.buying.queue", buying.get("queue")),
+        ("journey.at_risk.queue", at_risk.get("queue")),
+    ):
         if queue not in queues:
             errors.append(f"{where} must be one of {list(queues)}, got {queue!r}")
     rules = Rules(
-        timezone=timezone, hours=hours, queues=queues, segments=segments,
-        upset_sentiment=_number(errors, "clearly_upset.sentiment_at_most", upset.get("sentiment_at_most"), float, -1, 1),
-        upset_frustration=_number(errors, "clearly_upset.frustration_at_least", upset.get("frustration_at_least"),
-                                  float, 0, 1),
-        detractor_nps_at_most=_number(errors, "satisfaction.detractor_nps_at_most",
-                                      satisfaction.get("detractor_nps_at_most"), int, 0, 10),
-        low_csat_at_most=_number(errors, "satisfaction.low_csat_at_most", satisfaction.get("low_csat_at_most"), int, 1, 5),
-        sentiment_relief=_number(errors, "satisfaction.sentiment_relief", satisfaction.get("sentiment_relief"),
-                                 float, 0, 2),
-        frustration_relief=_number(errors, "satisfaction.frustration_relief", satisfaction.get("frustration_relief"),
-                                   float, 0, 1),
-        satisfaction_boost=_number(errors, "satisfaction.priority_boost", satisfaction.get("priority_boost"), int, 0, 8),
-        buying_queue=buying.get("queue"), buying_boost=_number(errors, "journey.buying.priority_boost",
-                                                               buying.get("priority_boost"), int, 0, 8),
+        timezone=timezone,
+        hours=hours,
+        queues=queues,
+        segments=segments,
+        upset_sentiment=_number(
+            errors, "clearly_upset.sentiment_at_most", upset.get("sentiment_at_most"), float, -1, 1
+        ),
+        upset_frustration=_number(
+            errors, "clearly_upset.frustration_at_least", upset.get("frustration_at_least"), float, 0, 1
+        ),
+        detractor_nps_at_most=_number(
+            errors, "satisfaction.detractor_nps_at_most", satisfaction.get("detractor_nps_at_most"), int, 0, 10
+        ),
+        low_csat_at_most=_number(
+            errors, "satisfaction.low_csat_at_most", satisfaction.get("low_csat_at_most"), int, 1, 5
+        ),
+        sentiment_relief=_number(
+            errors, "satisfaction.sentiment_relief", satisfaction.get("sentiment_relief"), float, 0, 2
+        ),
+        frustration_relief=_number(
+            errors, "satisfaction.frustration_relief", satisfaction.get("frustration_relief"), float, 0, 1
+        ),
+        satisfaction_boost=_number(
+            errors, "satisfaction.priority_boost", satisfaction.get("priority_boost"), int, 0, 8
+        ),
+        buying_queue=str(buying.get("queue")),
+        buying_boost=_number(errors, "journey.buying.priority_boost", buying.get("priority_boost"), int, 0, 8),
         buying_intents=tuple(buying.get("intents") or ()),
-        at_risk_queue=at_risk.get("queue"), at_risk_boost=_number(errors, "journey.at_risk.priority_boost",
-                                                                  at_risk.get("priority_boost"), int, 0, 8),
+        at_risk_queue=str(at_risk.get("queue")),
+        at_risk_boost=_number(errors, "journey.at_risk.priority_boost", at_risk.get("priority_boost"), int, 0, 8),
         churn_intents=tuple(churn.get("intents") or ()),
         competitors=tuple(str(c).lower() for c in churn.get("competitors") or ()),
     )

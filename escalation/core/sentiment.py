@@ -6,12 +6,13 @@ arrived"), repetition ("third time I ask"), threats to leave, profanity and insu
 repeated "!!!"/"???". Cue weights were set from these descriptions before the labelled benchmark
 set was scored, and are not fitted to it (bench/sentiment.py measures them).
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from common.names import FALLBACK_INTENTS, FRESH_START_EVENTS, Intent
 
@@ -22,7 +23,7 @@ DISSATISFIED_AT = -0.25  # adjusted compound at or below this counts as dissatis
 @dataclass(frozen=True)
 class Cue:
     name: str
-    pattern: re.Pattern
+    pattern: "re.Pattern[str]"
     weight: float  # subtracted from the compound score
 
 
@@ -31,22 +32,34 @@ def _cue(name: str, pattern: str, weight: float) -> Cue:
 
 
 SUPPORT_CUES: Tuple[Cue, ...] = (
-    _cue("repeated asking",
-         r"\b(second|third|fourth|fifth|\d+(st|nd|rd|th)?) time\b|\bagain and again\b|\b(once|yet) again\b"
-         r"|\basked (again|before|\w+ times)\b|\bexplained this\b|\bwriting for the\b|\bseriously\?", 0.35),
-    _cue("still waiting or broken",
-         r"\bstill (not|no|nothing|hasn'?t|haven'?t|isn'?t|doesn'?t|waiting|broken)\b"
-         r"|\bnever (arrived|came|received|showed|answered|called)\b|\bnot (arrived|received|working|fixed)\b"
-         r"|\b(days|weeks|a month|an hour) (and|later|now)\b|\bno (reply|answer|response|help)\b"
-         r"|\b(nobody|no one)\b|\bignor(ed|ing)\b|\btaking (forever|too long|ages)\b|\bcame and went\b", 0.3),
-    _cue("threat to leave",
-         r"\bcancel(l?ing)? (everything|my (membership|subscription|account|plan))\b"
-         r"|\b(switch|switching|moving|going|leaving) (to|for) (another|a competitor)\b|\bi'?m (leaving|done)\b"
-         r"|\bnever (order|ordering|buy|buying|shop|shopping)\b|\blost (a|my|your) (customer|business)\b"
-         r"|\bbad review\b|\breport you\b|\bconsumer protection\b|\blast time i order\b", 0.3),
-    _cue("profanity or insult",
-         r"\b(damn|hell|crap|shit|fuck\w*|wtf|bloody|rubbish|garbage|useless|pathetic|joke|scam"
-         r"|incompetent|shambles|disgrace|nightmare|ridiculous|outrageous|unacceptable|hopeless)\b", 0.35),
+    _cue(
+        "repeated asking",
+        r"\b(second|third|fourth|fifth|\d+(st|nd|rd|th)?) time\b|\bagain and again\b|\b(once|yet) again\b"
+        r"|\basked (again|before|\w+ times)\b|\bexplained this\b|\bwriting for the\b|\bseriously\?",
+        0.35,
+    ),
+    _cue(
+        "still waiting or broken",
+        r"\bstill (not|no|nothing|hasn'?t|haven'?t|isn'?t|doesn'?t|waiting|broken)\b"
+        r"|\bnever (arrived|came|received|showed|answered|called)\b|\bnot (arrived|received|working|fixed)\b"
+        r"|\b(days|weeks|a month|an hour) (and|later|now)\b|\bno (reply|answer|response|help)\b"
+        r"|\b(nobody|no one)\b|\bignor(ed|ing)\b|\btaking (forever|too long|ages)\b|\bcame and went\b",
+        0.3,
+    ),
+    _cue(
+        "threat to leave",
+        r"\bcancel(l?ing)? (everything|my (membership|subscription|account|plan))\b"
+        r"|\b(switch|switching|moving|going|leaving) (to|for) (another|a competitor)\b|\bi'?m (leaving|done)\b"
+        r"|\bnever (order|ordering|buy|buying|shop|shopping)\b|\blost (a|my|your) (customer|business)\b"
+        r"|\bbad review\b|\breport you\b|\bconsumer protection\b|\blast time i order\b",
+        0.3,
+    ),
+    _cue(
+        "profanity or insult",
+        r"\b(damn|hell|crap|shit|fuck\w*|wtf|bloody|rubbish|garbage|useless|pathetic|joke|scam"
+        r"|incompetent|shambles|disgrace|nightmare|ridiculous|outrageous|unacceptable|hopeless)\b",
+        0.35,
+    ),
 )
 ALL_CAPS_WEIGHT = 0.25
 REPEATED_PUNCTUATION = re.compile(r"(!{2,}|\?{2,}|\?!|!\?)")
@@ -81,7 +94,7 @@ def _shouting(text: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _vader():
+def _vader() -> Any:
     # Built on first use: loading the lexicon takes ~0.1 s, not needed at import.
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -112,9 +125,11 @@ def score_message(text: str) -> MessageSentiment:
 
 # --- Conversation level -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Turn:
     """What the frustration signal needs to know about one customer turn."""
+
     text: str
     compound: float
     intent: Optional[str] = None
@@ -136,7 +151,7 @@ _WORD = re.compile(r"[a-z0-9']+")
 _STOP = frozenset("a an the i my me to is it of for and or on in you your do does can please this that".split())
 
 
-def _content_words(text: str) -> set:
+def _content_words(text: str) -> Set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
@@ -176,8 +191,7 @@ def conversation_frustration(turns: Sequence[Turn]) -> Frustration:
         reasons.append("customer asked for a person")
     if recent_mean <= DISSATISFIED_AT:
         reasons.insert(0, f"recent messages negative ({recent_mean:+.2f})")
-    return Frustration(round(min(1.0, level), 3), round(trend, 3), fallbacks, rephrases, human_requests,
-                       tuple(reasons))
+    return Frustration(round(min(1.0, level), 3), round(trend, 3), fallbacks, rephrases, human_requests, tuple(reasons))
 
 
 Event = TypeVar("Event")
@@ -192,10 +206,10 @@ def since_fresh_start(events: Sequence[Event], event_type: Callable[[Event], str
     return events
 
 
-def turns_from_events(events: Sequence[dict]) -> List[Turn]:
+def turns_from_events(events: Sequence[Dict[str, Any]]) -> List[Turn]:
     """The customer's messages since the latest fresh start, from Rasa's JSON events."""
     turns = []
-    for event in since_fresh_start(events, lambda e: e.get("event")):
+    for event in since_fresh_start(events, lambda e: str(e.get("event"))):
         if event.get("event") != "user" or not event.get("text"):
             continue
         parse = event.get("parse_data") or {}

@@ -4,6 +4,7 @@ Sign-in is with a password, then a bearer token for the API.
 
 Passwords are stored as salted PBKDF2-SHA256 hashes (Python's hashlib; no extra dependency).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -100,7 +101,6 @@ class AgentDirectory:
             if row is None or not row.active:
                 return None
             return Agent(row.name, row.display_name, tuple(q for q in row.queues.split(",") if q), row.role)
-
 
     def count_by_queue(self) -> dict:
         with self._database.session() as session:

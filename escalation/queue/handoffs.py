@@ -11,6 +11,7 @@ Guarantees, on SQLite and PostgreSQL alike:
 Reasons are stored as JSON objects `{"code", "text"}` (escalation.core.reasons.Reason).
 The schema is made and changed by the migrations in migrations/ (common.database.migrate).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,12 @@ from sqlalchemy.exc import IntegrityError
 from common.database import Base, Database
 from common.names import CSAT_SCALE, HandoffChannel, HandoffStatus
 
-WAITING, ASSIGNED, RESOLVED, ABANDONED = (HandoffStatus.WAITING, HandoffStatus.ASSIGNED, HandoffStatus.RESOLVED,
-                                          HandoffStatus.ABANDONED)
+WAITING, ASSIGNED, RESOLVED, ABANDONED = (
+    HandoffStatus.WAITING,
+    HandoffStatus.ASSIGNED,
+    HandoffStatus.RESOLVED,
+    HandoffStatus.ABANDONED,
+)
 DEFAULT_LEASE = timedelta(minutes=5)
 
 
@@ -41,8 +46,9 @@ class HandoffRow(Base):
     segment = Column(Text, nullable=False)  # JSON snapshot of the segment at handoff time
     queue = Column(String(32), nullable=False, index=True)
     priority = Column(Integer, nullable=False)
-    channel = Column(String(16), nullable=False, default=HandoffChannel.LIVE_CHAT,
-                     server_default=HandoffChannel.LIVE_CHAT)  # live_chat / phone_callback / ticket
+    channel = Column(
+        String(16), nullable=False, default=HandoffChannel.LIVE_CHAT, server_default=HandoffChannel.LIVE_CHAT
+    )  # live_chat / phone_callback / ticket
     reasons = Column(Text, nullable=False)  # JSON list of {"code", "text"}
     status = Column(String(16), nullable=False, index=True)
     agent_id = Column(String(64), nullable=True)
@@ -78,7 +84,6 @@ class Handoff:
     csat: Optional[int] = None
     csat_at: Optional[datetime] = None
 
-
     @property
     def reason_codes(self) -> List[str]:
         return [reason["code"] for reason in self.reasons]
@@ -101,10 +106,25 @@ def _utc(value: Optional[datetime]) -> Optional[datetime]:
 
 def _to_handoff(row: HandoffRow) -> Handoff:
     return Handoff(
-        row.id, row.conversation_id, row.customer_id, row.tier, json.loads(row.segment), row.queue,
-        row.priority, row.channel, json.loads(row.reasons), row.status, row.agent_id, _utc(row.created_at),
-        _utc(row.sla_due_at), _utc(row.claimed_at), _utc(row.lease_expires_at), _utc(row.resolved_at),
-        _utc(row.sla_breached_at), row.csat, _utc(row.csat_at),
+        row.id,
+        row.conversation_id,
+        row.customer_id,
+        row.tier,
+        json.loads(row.segment),
+        row.queue,
+        row.priority,
+        row.channel,
+        json.loads(row.reasons),
+        row.status,
+        row.agent_id,
+        _utc(row.created_at),
+        _utc(row.sla_due_at),
+        _utc(row.claimed_at),
+        _utc(row.lease_expires_at),
+        _utc(row.resolved_at),
+        _utc(row.sla_breached_at),
+        row.csat,
+        _utc(row.csat_at),
     )
 
 
@@ -116,17 +136,36 @@ class HandoffQueue:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def enqueue(self, conversation_id: str, customer_id: Optional[str], tier: str, segment: dict, queue: str,
-                priority: int, reasons: Sequence[dict], sla_seconds: int, now: datetime,
-                channel: str = HandoffChannel.LIVE_CHAT) -> Handoff:
+    def enqueue(
+        self,
+        conversation_id: str,
+        customer_id: Optional[str],
+        tier: str,
+        segment: dict,
+        queue: str,
+        priority: int,
+        reasons: Sequence[dict],
+        sla_seconds: int,
+        now: datetime,
+        channel: str = HandoffChannel.LIVE_CHAT,
+    ) -> Handoff:
         """The conversation's open handoff: an existing one, or a new waiting one."""
         existing = self.open_for(conversation_id)
         if existing is not None:
             return existing
         row = HandoffRow(
-            id=str(uuid.uuid4()), conversation_id=conversation_id, open_key=conversation_id,
-            customer_id=customer_id, tier=tier, segment=json.dumps(segment, default=str), queue=queue,
-            priority=priority, channel=channel, reasons=json.dumps(list(reasons)), status=WAITING, created_at=now,
+            id=str(uuid.uuid4()),
+            conversation_id=conversation_id,
+            open_key=conversation_id,
+            customer_id=customer_id,
+            tier=tier,
+            segment=json.dumps(segment, default=str),
+            queue=queue,
+            priority=priority,
+            channel=channel,
+            reasons=json.dumps(list(reasons)),
+            status=WAITING,
+            created_at=now,
             sla_due_at=now + timedelta(seconds=sla_seconds),
         )
         try:
@@ -151,8 +190,13 @@ class HandoffQueue:
                 raise NotFound(handoff_id)
             return _to_handoff(row)
 
-    def list(self, status: Optional[str] = WAITING, queues: Optional[Iterable[str]] = None,
-             limit: int = 200, agent_id: Optional[str] = None) -> List[Handoff]:
+    def list(
+        self,
+        status: Optional[str] = WAITING,
+        queues: Optional[Iterable[str]] = None,
+        limit: int = 200,
+        agent_id: Optional[str] = None,
+    ) -> List[Handoff]:
         """Handoffs with `status` (any when None) in queue order; only those in `queues` when given,
         plus, with `agent_id`, that agent's own wherever they are."""
         query = select(HandoffRow)
@@ -167,8 +211,9 @@ class HandoffQueue:
 
     def waiting_counts(self) -> dict:
         with self._database.session() as session:
-            rows = session.execute(select(HandoffRow.queue, func.count()).where(HandoffRow.status == WAITING)
-                                   .group_by(HandoffRow.queue)).all()
+            rows = session.execute(
+                select(HandoffRow.queue, func.count()).where(HandoffRow.status == WAITING).group_by(HandoffRow.queue)
+            ).all()
         return {queue: count for queue, count in rows}
 
     def claim(self, handoff_id: str, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Handoff:
@@ -183,12 +228,20 @@ class HandoffQueue:
             claimed = result.rowcount == 1
         if not claimed:
             current = self.get(handoff_id)  # raises NotFound for an unknown id
-            raise ClaimConflict(f"handoff {handoff_id} is {current.status}"
-                                + (f" (agent {current.agent_id})" if current.agent_id else ""))
+            raise ClaimConflict(
+                f"handoff {handoff_id} is {current.status}"
+                + (f" (agent {current.agent_id})" if current.agent_id else "")
+            )
         return self.get(handoff_id)
 
-    def claim_next(self, agent_id: str, now: datetime, queues: Optional[Iterable[str]] = None,
-                   lease: timedelta = DEFAULT_LEASE, batch: int = 20) -> Optional[Handoff]:
+    def claim_next(
+        self,
+        agent_id: str,
+        now: datetime,
+        queues: Optional[Iterable[str]] = None,
+        lease: timedelta = DEFAULT_LEASE,
+        batch: int = 20,
+    ) -> Optional[Handoff]:
         """The first waiting handoff in queue order that this agent wins, or None."""
         while True:
             candidates = self.list(WAITING, queues, limit=batch)
@@ -204,28 +257,36 @@ class HandoffQueue:
         with self._database.session() as session:
             result = session.execute(
                 update(HandoffRow)
-                .where(and_(HandoffRow.id == handoff_id, HandoffRow.agent_id == agent_id,
-                            HandoffRow.status.in_(statuses)))
-                .values(**values).execution_options(synchronize_session=False)
+                .where(
+                    and_(HandoffRow.id == handoff_id, HandoffRow.agent_id == agent_id, HandoffRow.status.in_(statuses))
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
             )
             changed = result.rowcount == 1
         if not changed:
             current = self.get(handoff_id)
-            raise ClaimConflict(f"handoff {handoff_id} is {current.status}"
-                                + (f" and belongs to {current.agent_id}" if current.agent_id else ""))
+            raise ClaimConflict(
+                f"handoff {handoff_id} is {current.status}"
+                + (f" and belongs to {current.agent_id}" if current.agent_id else "")
+            )
         return self.get(handoff_id)
 
     def heartbeat(self, handoff_id: str, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Handoff:
         return self._owned_update(handoff_id, agent_id, {"lease_expires_at": now + lease})
 
     def resolve(self, handoff_id: str, agent_id: str, now: datetime) -> Handoff:
-        return self._owned_update(handoff_id, agent_id, {"status": RESOLVED, "resolved_at": now, "open_key": None,
-                                                         "lease_expires_at": None})
+        return self._owned_update(
+            handoff_id, agent_id, {"status": RESOLVED, "resolved_at": now, "open_key": None, "lease_expires_at": None}
+        )
 
     def transfer(self, handoff_id: str, agent_id: str, queue: str, now: datetime) -> Handoff:
         """Back to waiting, in another queue; the SLA due time is kept."""
-        return self._owned_update(handoff_id, agent_id, {"status": WAITING, "queue": queue, "agent_id": None,
-                                                         "claimed_at": None, "lease_expires_at": None})
+        return self._owned_update(
+            handoff_id,
+            agent_id,
+            {"status": WAITING, "queue": queue, "agent_id": None, "claimed_at": None, "lease_expires_at": None},
+        )
 
     def record_csat(self, handoff_id: str, score: int, now: datetime) -> Handoff:
         """Stores the customer's rating of a resolved handoff (a later rating replaces it)."""
@@ -233,8 +294,10 @@ class HandoffQueue:
             raise ValueError(f"a CSAT rating is {CSAT_SCALE.start} to {CSAT_SCALE.stop - 1}, got {score!r}")
         with self._database.session() as session:
             result = session.execute(
-                update(HandoffRow).where(and_(HandoffRow.id == handoff_id, HandoffRow.status == RESOLVED))
-                .values(csat=score, csat_at=now).execution_options(synchronize_session=False)
+                update(HandoffRow)
+                .where(and_(HandoffRow.id == handoff_id, HandoffRow.status == RESOLVED))
+                .values(csat=score, csat_at=now)
+                .execution_options(synchronize_session=False)
             )
             changed = result.rowcount == 1
         if not changed:
@@ -263,8 +326,12 @@ class HandoffQueue:
         with self._database.session() as session:
             result = session.execute(
                 update(HandoffRow)
-                .where(and_(HandoffRow.status == WAITING, HandoffRow.sla_due_at < now,
-                            HandoffRow.sla_breached_at.is_(None)))
-                .values(sla_breached_at=now).execution_options(synchronize_session=False)
+                .where(
+                    and_(
+                        HandoffRow.status == WAITING, HandoffRow.sla_due_at < now, HandoffRow.sla_breached_at.is_(None)
+                    )
+                )
+                .values(sla_breached_at=now)
+                .execution_options(synchronize_session=False)
             )
             return result.rowcount

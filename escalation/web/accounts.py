@@ -6,6 +6,7 @@ belongs to. `guard(blueprint, role)` makes every route of a blueprint need a sig
 that role (401 without a valid token, 403 with another role); the handler finds them in
 `request.ctx.agent`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,8 @@ from typing import Optional
 
 from sanic import Blueprint
 from sanic.request import Request
-from sanic.response import HTTPResponse, json as json_response
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
 
 from escalation.queue.agents import AGENT, Agent, agent_from_token, agent_token
 from escalation.web.app import ApiError, Services, blocking, json_body
@@ -59,8 +61,12 @@ def accounts_blueprint() -> Blueprint:
         if person is None:
             await asyncio.sleep(WRONG_PASSWORD_DELAY_SECONDS)
             raise ApiError(401, "Unknown agent or wrong password.")
-        return json_response({"token": agent_token(person.name, services.settings.agent_token_secret),
-                              "agent": dataclasses.asdict(person)})
+        return json_response(
+            {
+                "token": agent_token(person.name, services.settings.agent_token_secret),
+                "agent": dataclasses.asdict(person),
+            }
+        )
 
     me = guard(Blueprint("me", url_prefix="/api"), role=None)
 

@@ -7,6 +7,7 @@ with `POST /api/handoffs/{id}/messages`; the customer's messages come from Rasa'
 (`GET /api/handoffs/{id}/messages?after=N&wait=S` answers as soon as there is something newer than N).
 Resolving hands the conversation back to the bot, which asks for a CSAT rating.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,8 @@ from typing import Optional
 
 from sanic import Blueprint
 from sanic.request import Request
-from sanic.response import HTTPResponse, json as json_response
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
 
 from common.names import HandoffChannel, HandoffStatus
 from common.rasa_api import RasaUnavailable
@@ -29,8 +31,22 @@ from escalation.web.app import LONG_POLL_MAX_SECONDS, ApiError, Services, blocki
 
 logger = logging.getLogger(__name__)
 LONG_POLL_INTERVAL_SECONDS = 0.15
-LIST_FIELDS = ("id", "conversation_id", "customer_id", "tier", "queue", "priority", "channel", "sla_due_at", "reasons",
-               "status", "agent_id", "sla_breached_at", "created_at", "segment")
+LIST_FIELDS = (
+    "id",
+    "conversation_id",
+    "customer_id",
+    "tier",
+    "queue",
+    "priority",
+    "channel",
+    "sla_due_at",
+    "reasons",
+    "status",
+    "agent_id",
+    "sla_breached_at",
+    "created_at",
+    "segment",
+)
 
 
 def _services(request: Request) -> Services:
@@ -49,8 +65,11 @@ def owned(services: Services, handoff_id: str, agent: Agent) -> Handoff:
     """The handoff, if `agent` is working on it (NotFound, 403 or 409 otherwise)."""
     handoff = services.queue.get(handoff_id)
     if handoff.agent_id != agent.name:
-        raise ApiError(403, f"Handoff {handoff_id} is not yours"
-                       + (f" (it belongs to {handoff.agent_id})." if handoff.agent_id else "; claim it first."))
+        raise ApiError(
+            403,
+            f"Handoff {handoff_id} is not yours"
+            + (f" (it belongs to {handoff.agent_id})." if handoff.agent_id else "; claim it first."),
+        )
     if handoff.status != HandoffStatus.ASSIGNED:
         raise ApiError(409, f"Handoff {handoff_id} is {handoff.status}.")
     return handoff
@@ -67,9 +86,13 @@ def handoff_detail(services: Services, handoff_id: str, agent: Agent) -> dict:
     handoff = _renew_if_mine(services, visible(services, handoff_id, agent), agent)
     customer = services.customers.get(handoff.customer_id) if handoff.customer_id else None
     messages = services.log.messages(handoff.conversation_id)
-    return {**plain(handoff), "profile": plain(customer) if customer else None,
-            "sentiment_trend": [round(score_message(m.text).compound, 3) for m in messages if m.sender == "customer"],
-            "transcript": [m.as_json() for m in messages], "cursor": messages[-1].id if messages else 0}
+    return {
+        **plain(handoff),
+        "profile": plain(customer) if customer else None,
+        "sentiment_trend": [round(score_message(m.text).compound, 3) for m in messages if m.sender == "customer"],
+        "transcript": [m.as_json() for m in messages],
+        "cursor": messages[-1].id if messages else 0,
+    }
 
 
 def claim_and_greet(services: Services, handoff_id: str, agent: Agent) -> Handoff:
@@ -79,10 +102,13 @@ def claim_and_greet(services: Services, handoff_id: str, agent: Agent) -> Handof
     handoff = services.queue.claim(handoff_id, agent.name, services.clock())
     if handoff.channel == HandoffChannel.LIVE_CHAT:
         try:
-            services.rasa.say_as_agent(handoff.conversation_id,
-                                       f"Hi, this is {agent.display_name.split()[0]} from the Larkspur support team. "
-                                       "I've read your conversation so far and I'm here to help.",
-                                       agent.name, agent.display_name)
+            services.rasa.say_as_agent(
+                handoff.conversation_id,
+                f"Hi, this is {agent.display_name.split()[0]} from the Larkspur support team. "
+                "I've read your conversation so far and I'm here to help.",
+                agent.name,
+                agent.display_name,
+            )
         except Exception as error:  # RasaUnavailable or a network fault
             logger.warning("Could not greet the customer of %s: %s", handoff_id, error)
     return handoff
@@ -154,9 +180,14 @@ def agents_blueprint() -> Blueprint:
         handoff = await blocking(visible, services, handoff_id, agent)
         messages = await wait_for_messages(services, handoff.conversation_id, after, wait)
         handoff = await blocking(_renew_if_mine, services, await blocking(services.queue.get, handoff_id), agent)
-        return json_response({"messages": [m.as_json() for m in messages],
-                              "cursor": messages[-1].id if messages else after,
-                              "status": handoff.status, "agent_id": handoff.agent_id})
+        return json_response(
+            {
+                "messages": [m.as_json() for m in messages],
+                "cursor": messages[-1].id if messages else after,
+                "status": handoff.status,
+                "agent_id": handoff.agent_id,
+            }
+        )
 
     @api.post("/handoffs/<handoff_id>/messages")
     async def send_message(request: Request, handoff_id: str) -> HTTPResponse:
@@ -179,8 +210,9 @@ def agents_blueprint() -> Blueprint:
     @api.post("/handoffs/<handoff_id>/transfer")
     async def transfer_handoff(request: Request, handoff_id: str) -> HTTPResponse:
         body = json_body(request)
-        handoff = await blocking(transfer, _services(request), handoff_id, request.ctx.agent,
-                                 body.get("queue") if body else None)
+        handoff = await blocking(
+            transfer, _services(request), handoff_id, request.ctx.agent, body.get("queue") if body else None
+        )
         return json_response(plain(handoff))
 
     return api

@@ -8,6 +8,7 @@ bad input, 401 without valid credentials, 403 for what the agent may not touch, 
 agent was faster or the handoff is closed, 502 when Rasa cannot be reached. Blocking database and
 HTTP calls run in a thread pool (`blocking`), so one slow query never stalls the other requests.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,8 @@ from typing import Any, Callable, Dict, Iterable, Optional, Type
 
 from sanic import Blueprint, Sanic
 from sanic.request import Request
-from sanic.response import HTTPResponse, json as json_response
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
 
 from common.conversation_log import ConversationLog
 from common.crm import CustomerRepository
@@ -89,8 +91,9 @@ def _error(status: int, message: str) -> HTTPResponse:
     return json_response({"error": message}, status=status)
 
 
-def create_app(services: Services, blueprints: Iterable[Blueprint],
-               error_statuses: Optional[Dict[Type[Exception], int]] = None) -> Sanic:
+def create_app(
+    services: Services, blueprints: Iterable[Blueprint], error_statuses: Optional[Dict[Type[Exception], int]] = None
+) -> Sanic:
     statuses = {**ERROR_STATUSES, **(error_statuses or {})}
     app = Sanic(f"escalation-{uuid.uuid4().hex[:8]}")
     app.config.RESPONSE_TIMEOUT = LONG_POLL_MAX_SECONDS + 30

@@ -5,31 +5,38 @@ Pages and static files hold no data: everything they show comes from the JSON AP
 is only ever inserted as text. Pages get a strict Content-Security-Policy: scripts only from this
 service, no inline scripts, so even a customer message that slipped past escaping could not run.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from sanic import Blueprint
 from sanic.request import Request
-from sanic.response import HTTPResponse, file as file_response, json as json_response
+from sanic.response import HTTPResponse
+from sanic.response import file as file_response
+from sanic.response import json as json_response
 
 from common.names import DEMO_PERSONAS
 from common.settings import Settings
 from common.tokens import mint
-from escalation.web.app import ApiError, Services, json_body
+from escalation.web.app import ApiError, json_body
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 WIDGET_BUNDLE = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 STATIC_SUFFIXES = (".js", ".css", ".svg", ".png")
-CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 # The trainers' page shows confusion charts fetched with the token, as blob: images.
 TRAINER_CSP = CONSOLE_CSP.replace("img-src 'self' data:", "img-src 'self' data: blob:")
 # The widget injects its styles, and talks socket.io to Rasa.
-SITE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "font-src 'self' data:; "
-            "connect-src 'self' {socket} {websocket}; frame-ancestors 'none'; base-uri 'none'")
+SITE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; "
+    "connect-src 'self' {socket} {websocket}; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def socket_origin(settings: Settings, request: Request) -> str:
@@ -78,8 +85,13 @@ def site_blueprint() -> Blueprint:
     @site.get("/demo/config")
     async def demo_config(request: Request) -> HTTPResponse:
         settings = request.app.ctx.services.settings
-        return json_response({"socket_url": socket_origin(settings, request), "demo": settings.demo_page_enabled,
-                              "personas": DEMO_PERSONAS if settings.demo_page_enabled else {}})
+        return json_response(
+            {
+                "socket_url": socket_origin(settings, request),
+                "demo": settings.demo_page_enabled,
+                "personas": DEMO_PERSONAS if settings.demo_page_enabled else {},
+            }
+        )
 
     @site.post("/demo/token")
     async def demo_token(request: Request) -> HTTPResponse:
@@ -93,8 +105,9 @@ def site_blueprint() -> Blueprint:
             return json_response({"persona": None, "token": None})  # an anonymous visitor
         if persona not in DEMO_PERSONAS:
             raise ApiError(400, f"persona must be one of {list(DEMO_PERSONAS)}, or null for an anonymous visitor.")
-        token = mint(persona, settings.customer_token_secret, settings.customer_token_issuer,
-                     settings.customer_token_ttl_seconds)
+        token = mint(
+            persona, settings.customer_token_secret, settings.customer_token_issuer, settings.customer_token_ttl_seconds
+        )
         return json_response({"persona": persona, "token": token})
 
     return site

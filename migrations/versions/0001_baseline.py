@@ -9,8 +9,9 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-24
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0001"
 down_revision = None
@@ -97,8 +98,10 @@ def upgrade() -> None:
         for column in columns:
             if column.name not in present:
                 if column.name not in LATER_COLUMNS.get(name, ()):
-                    raise RuntimeError(f"The existing table {name} lacks {column.name}, which no version of this "
-                                       "product left out: this database was not made by it.")
+                    raise RuntimeError(
+                        f"The existing table {name} lacks {column.name}, which no version of this "
+                        "product left out: this database was not made by it."
+                    )
                 op.add_column(name, column.copy())
 
 

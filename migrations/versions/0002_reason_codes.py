@@ -8,10 +8,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-24
 """
+
 import json
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -58,8 +59,10 @@ def upgrade() -> None:
         reasons = json.loads(stored or "[]")
         if all(isinstance(reason, dict) for reason in reasons):
             continue
-        coded = [reason if isinstance(reason, dict) else {"code": code_for(str(reason)), "text": str(reason)}
-                 for reason in reasons]
+        coded = [
+            reason if isinstance(reason, dict) else {"code": code_for(str(reason)), "text": str(reason)}
+            for reason in reasons
+        ]
         bind.execute(handoffs.update().where(handoffs.c.id == handoff_id).values(reasons=json.dumps(coded)))
 
 

@@ -2,6 +2,7 @@
 and the escalation service on free ports, with temporary databases. One system is started for the
 whole test session and shared by the bot-over-HTTP, live-handoff, escalation and browser tests; the
 trainers' tests get one more, serving a copy of the bot project (they change its data and model)."""
+
 from __future__ import annotations
 
 import shutil
@@ -27,7 +28,8 @@ from tools.seed import seed_customers
 
 
 def pytest_collection_modifyitems(items):
-    """Everything under tests/integration is marked `integration` (`pytest -m "not integration"` runs the fast layer)."""
+    """Everything under tests/integration is marked `integration`; `pytest -m "not integration"` runs the
+    fast layer."""
     here = Path(__file__).resolve().parent
     for item in items:
         if here in Path(str(item.fspath)).resolve().parents:
@@ -55,8 +57,11 @@ class RunningBot(launcher.System):
         return Conversation(self, sender, self.token(customer_id) if customer_id else None)
 
     def tracker(self, sender: str) -> Dict:
-        response = requests.get(f"{self.settings.rasa_url}/conversations/{sender}/tracker",
-                                params={"token": self.settings.rasa_token}, timeout=10)
+        response = requests.get(
+            f"{self.settings.rasa_url}/conversations/{sender}/tracker",
+            params={"token": self.settings.rasa_token},
+            timeout=10,
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -101,8 +106,9 @@ def trained_model() -> Path:
 def running_system(model: Path, tmp: Path, **overrides):
     """The whole system on throwaway databases and free ports, stopped on exit."""
     # The shipped rules with agents working around the clock, so results do not depend on the hour.
-    settings = throwaway_settings(tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml"),
-                                  **overrides)
+    settings = throwaway_settings(
+        tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml"), **overrides
+    )
     migrate(settings.customer_db_url)
     seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
     with launcher.running_system(settings, model, tmp / "logs", kind=RunningBot) as running:

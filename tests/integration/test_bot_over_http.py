@@ -1,4 +1,5 @@
 """The real bot over HTTP: REST channel, action server, SQL tracker store."""
+
 from __future__ import annotations
 
 import uuid
@@ -49,11 +50,14 @@ def test_vip_token_puts_tier_vip_in_the_tracker(bot):
     assert slots["identity_status"] == "verified"
 
 
-@pytest.mark.parametrize("metadata", [
-    None,
-    {"customer_token": "forged"},
-    "forged-token",  # checked separately below: metadata must be an object
-])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        None,
+        {"customer_token": "forged"},
+        "forged-token",  # checked separately below: metadata must be an object
+    ],
+)
 def test_missing_or_forged_token_is_anonymous(bot, metadata):
     sender = f"anon-{uuid.uuid4().hex[:8]}"
     if isinstance(metadata, str):
@@ -116,15 +120,18 @@ class TestBadInput:
         user_texts = [e["text"] for e in bot.tracker(sender)["events"] if e["event"] == "user"]
         assert all("\x00" not in t and "\x1b" not in t and "\u202e" not in t for t in user_texts)
 
-    @pytest.mark.parametrize("body, content_type", [
-        (b'{"sender": "x", "message": "hi"', "application/json"),  # truncated JSON
-        (b"not json at all", "application/json"),
-        (b'{"sender": "x", "message": "caf\xe9 \xff\xfe"}', "application/json"),  # invalid UTF-8
-        (b'["sender", "message"]', "application/json"),  # JSON, but not an object
-        (b'{"message": "hi"}', "application/json"),  # no sender
-        (b'{"sender": "x", "message": 42}', "application/json"),  # message not a string
-        (b'{"sender": "../../etc", "message": "hi"}', "application/json"),  # unsafe sender id
-    ])
+    @pytest.mark.parametrize(
+        "body, content_type",
+        [
+            (b'{"sender": "x", "message": "hi"', "application/json"),  # truncated JSON
+            (b"not json at all", "application/json"),
+            (b'{"sender": "x", "message": "caf\xe9 \xff\xfe"}', "application/json"),  # invalid UTF-8
+            (b'["sender", "message"]', "application/json"),  # JSON, but not an object
+            (b'{"message": "hi"}', "application/json"),  # no sender
+            (b'{"sender": "x", "message": 42}', "application/json"),  # message not a string
+            (b'{"sender": "../../etc", "message": "hi"}', "application/json"),  # unsafe sender id
+        ],
+    )
     def test_malformed_requests_get_a_clean_400(self, bot, body, content_type):
         response = requests.post(bot.webhook, data=body, headers={"Content-Type": content_type}, timeout=10)
         assert response.status_code == 400, response.text
@@ -159,8 +166,11 @@ def test_a_customer_token_only_opens_that_customers_conversation(bot):
             body["metadata"] = {"customer_token": token}
         refused = requests.post(bot.webhook, json=body, timeout=10)
         assert refused.status_code == 403 and "another customer" in refused.text
-    unbound = requests.post(bot.webhook, timeout=10, json={
-        "sender": "made-up-id", "message": "hi", "metadata": {"customer_token": bot.token("demo-vip")}})
+    unbound = requests.post(
+        bot.webhook,
+        timeout=10,
+        json={"sender": "made-up-id", "message": "hi", "metadata": {"customer_token": bot.token("demo-vip")}},
+    )
     assert unbound.status_code == 403
     texts_sent = [e.get("text") for e in bot.tracker(vip.id)["events"] if e["event"] == "user"]
     assert texts_sent == ["hi"]

@@ -5,6 +5,7 @@ system, with the queue cleared first so that it holds only this test's conversat
 Debian's `chromium` is driven by Playwright with `executable_path` (no browser is downloaded);
 screenshots go to var/screenshots/ (the README shows copies from docs/screenshots/).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,17 @@ from common.settings import VAR_DIR
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = VAR_DIR / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 FAQ = "how long does delivery take?"
-HOSTILE = "<script>window.__pwned = 1</script><b>bold?</b> <img src=x onerror=\"window.__pwned = 2\">"
+HOSTILE = '<script>window.__pwned = 1</script><b>bold?</b> <img src=x onerror="window.__pwned = 2">'
 COMPLAINT = f"I'm still waiting for my refund and this is the third time I ask!!! {HOSTILE}"
 WAIT_MS = 15_000
 ANIMATIONS_DONE = "() => document.getAnimations().every((a) => a.playState !== 'running')"
@@ -57,8 +65,11 @@ def console_errors(page: Page) -> list:
     page.on("pageerror", lambda error: errors.append(str(error)))
 
     def on_console(message) -> None:
-        if message.type == "error" and "Content Security Policy" in message.text \
-                and "fonts.googleapis.com" not in message.text:
+        if (
+            message.type == "error"
+            and "Content Security Policy" in message.text
+            and "fonts.googleapis.com" not in message.text
+        ):
             errors.append(message.text)
 
     page.on("console", on_console)

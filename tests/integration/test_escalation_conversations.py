@@ -1,7 +1,7 @@
 """Scripted conversations through the real bot, action server and escalation service: each demo
 persona sends each kind of message; the expected outcome follows from escalation/rules.yml."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 
@@ -16,18 +16,54 @@ MESSAGES = {
 STAY = None
 # persona -> message kind -> expected queue (None: the bot keeps the conversation)
 EXPECTED = {
-    "demo-vip": {"faq": STAY, "mild": "concierge", "very negative": "concierge", "person": "concierge",
-                 "cancel": "concierge", "buying": STAY},
-    "demo-standard": {"faq": STAY, "mild": STAY, "very negative": "general", "person": "general",
-                      "cancel": "retention", "buying": STAY},
-    "demo-free": {"faq": STAY, "mild": STAY, "very negative": "general", "person": "general",
-                  "cancel": "retention", "buying": STAY},
-    "demo-churn-risk": {"faq": STAY, "mild": "retention", "very negative": "retention", "person": "retention",
-                        "cancel": "retention", "buying": STAY},
-    "demo-buyer": {"faq": STAY, "mild": STAY, "very negative": "general", "person": "general",
-                   "cancel": "retention", "buying": "sales"},
-    "demo-detractor": {"faq": STAY, "mild": "general", "very negative": "general", "person": "general",
-                       "cancel": "retention", "buying": STAY},
+    "demo-vip": {
+        "faq": STAY,
+        "mild": "concierge",
+        "very negative": "concierge",
+        "person": "concierge",
+        "cancel": "concierge",
+        "buying": STAY,
+    },
+    "demo-standard": {
+        "faq": STAY,
+        "mild": STAY,
+        "very negative": "general",
+        "person": "general",
+        "cancel": "retention",
+        "buying": STAY,
+    },
+    "demo-free": {
+        "faq": STAY,
+        "mild": STAY,
+        "very negative": "general",
+        "person": "general",
+        "cancel": "retention",
+        "buying": STAY,
+    },
+    "demo-churn-risk": {
+        "faq": STAY,
+        "mild": "retention",
+        "very negative": "retention",
+        "person": "retention",
+        "cancel": "retention",
+        "buying": STAY,
+    },
+    "demo-buyer": {
+        "faq": STAY,
+        "mild": STAY,
+        "very negative": "general",
+        "person": "general",
+        "cancel": "retention",
+        "buying": "sales",
+    },
+    "demo-detractor": {
+        "faq": STAY,
+        "mild": "general",
+        "very negative": "general",
+        "person": "general",
+        "cancel": "retention",
+        "buying": STAY,
+    },
 }
 CASES = [(persona, kind, queue) for persona, row in EXPECTED.items() for kind, queue in row.items()]
 

@@ -1,6 +1,7 @@
 """What only the running escalation service and Rasa show (every route, role and error of the API is
 tested in-process in tests/unit/web/): resolving resumes the real Rasa conversation without answering
 the backlog, and SLA breaches are recorded by the service's own timer."""
+
 from __future__ import annotations
 
 import time
@@ -19,12 +20,24 @@ def handed_over(bot, customer_id, tier, priority, sla_seconds, text="this is the
     chat = bot.conversation(customer_id)
     chat.send("hi")
     chat.send(text)
-    requests.post(f"{bot.settings.rasa_url}/conversations/{chat.id}/tracker/events",
-                  params={"token": bot.settings.rasa_token}, json=[{"event": "pause"}], timeout=10).raise_for_status()
+    requests.post(
+        f"{bot.settings.rasa_url}/conversations/{chat.id}/tracker/events",
+        params={"token": bot.settings.rasa_token},
+        json=[{"event": "pause"}],
+        timeout=10,
+    ).raise_for_status()
     queue = HandoffQueue(Database.from_url(bot.settings.customer_db_url))
-    handoff = queue.enqueue(chat.id, customer_id, tier, {"tier": tier}, "general", priority,
-                            [{"code": "asked_for_person", "text": "test handoff"}], sla_seconds,
-                            datetime.now(timezone.utc))
+    handoff = queue.enqueue(
+        chat.id,
+        customer_id,
+        tier,
+        {"tier": tier},
+        "general",
+        priority,
+        [{"code": "asked_for_person", "text": "test handoff"}],
+        sla_seconds,
+        datetime.now(timezone.utc),
+    )
     return chat, handoff
 
 
@@ -34,14 +47,16 @@ def test_resolve_hands_back_to_the_bot_which_leaves_the_backlog_alone(bot):
     # While paused, the customer's messages are recorded for the agent and the bot stays silent.
     assert chat.send("hello? is anyone there") == []
     detail = bot.api("GET", f"/api/handoffs/{handoff.id}").json()
-    assert [line["text"] for line in detail["transcript"] if line["sender"] == "customer"][-1] == "hello? is anyone there"
+    assert [line["text"] for line in detail["transcript"] if line["sender"] == "customer"][
+        -1
+    ] == "hello? is anyone there"
 
     resolved = bot.api("POST", f"/api/handoffs/{handoff.id}/resolve")
     assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
     replies = chat.send(FAQ)
     assert replies and "Standard delivery costs" in replies[0]["text"]  # the bot answers again
     events = bot.tracker(chat.id)["events"]
-    after_resume = events[max(i for i, e in enumerate(events) if e["event"] == "resume"):]
+    after_resume = events[max(i for i, e in enumerate(events) if e["event"] == "resume") :]
     bot_texts = [e["text"] for e in after_resume if e["event"] == "bot"]
     # The rating question, then the answer to the new question; nothing for the backlog sent during the handoff.
     assert len(bot_texts) == 2 and "rate" in bot_texts[0]

@@ -1,5 +1,6 @@
 """The human queue on real databases, made by the migrations: SQLite (file) and PostgreSQL (localhost);
 the unit of work; and the upgrade of a database made before migrations existed."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
 
 def sqlite_engine(tmp_path):
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'queue.db'}", future=True,
-                              connect_args={"check_same_thread": False, "timeout": 60})
+    engine = sa.create_engine(
+        f"sqlite:///{tmp_path / 'queue.db'}", future=True, connect_args={"check_same_thread": False, "timeout": 60}
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _wal(connection, _):
@@ -69,8 +71,17 @@ def queue(database):
 
 
 def enqueue(queue, conversation, tier="standard", priority=3, sla=3600, now=T0, name="general"):
-    return queue.enqueue(conversation, f"cust-{conversation}", tier, {"tier": tier}, name, priority,
-                         [{"code": "asked_for_person", "text": "test reason"}], sla, now)
+    return queue.enqueue(
+        conversation,
+        f"cust-{conversation}",
+        tier,
+        {"tier": tier},
+        name,
+        priority,
+        [{"code": "asked_for_person", "text": "test reason"}],
+        sla,
+        now,
+    )
 
 
 def test_enqueue_is_idempotent_per_conversation(queue):
@@ -188,7 +199,7 @@ PRE_MIGRATION_SCHEMA = (
     "CREATE TABLE agents (name VARCHAR(64) PRIMARY KEY, display_name VARCHAR(120) NOT NULL, "
     "queues VARCHAR(200) NOT NULL, active BOOLEAN NOT NULL)",
     "INSERT INTO handoffs VALUES ('old', 'c-old', 'c-old', NULL, 'vip', '{}', 'concierge', 1, "
-    "'[\"customer asked for a person\", \"bot did not understand 2 message(s)\", \"vip customer, active\", "
+    '\'["customer asked for a person", "bot did not understand 2 message(s)", "vip customer, active", '
     "\"something else\"]', 'waiting', NULL, '2026-11-24 09:00:00', '2026-11-25 09:00:00', NULL, NULL, NULL, NULL)",
     "INSERT INTO agents VALUES ('alice', 'Alice Martin', 'concierge,general', 1)",
 )

@@ -1,10 +1,10 @@
 """The live handoff over the real system, at the protocol level: a customer on the widget's socket,
 an agent on the escalation service's API, Rasa in between. (test_browser_journey.py covers the same journey in
 Chromium with the real widget and console.)"""
+
 from __future__ import annotations
 
 import pytest
-import requests
 
 from common.crm import CustomerRepository
 from tools.widget_client import WidgetClient
@@ -51,7 +51,9 @@ def test_the_whole_live_handoff(bot, vip_in_handoff):
     assert "Alice" in next_reply(widget)["text"]
 
     # Agent -> customer (how fast is measured by bench/relay_latency.py: goal under 1 s).
-    sent = bot.api("POST", f"/api/handoffs/{handoff['id']}/messages", json={"text": "I'm sorry! Let me check your refund."})
+    sent = bot.api(
+        "POST", f"/api/handoffs/{handoff['id']}/messages", json={"text": "I'm sorry! Let me check your refund."}
+    )
     assert sent.status_code == 201, sent.text
     assert next_reply(widget)["text"] == "I'm sorry! Let me check your refund."
 
@@ -94,8 +96,9 @@ def test_a_typed_rating_counts_too_and_a_low_one_flows_into_the_next_decision(bo
         session_id = widget.request_session()
         widget.say(session_id, "I want to talk to a person")
         next_reply(widget)
-        handoff = next(h for h in bot.api("GET", "/api/handoffs?status=waiting").json()
-                       if h["conversation_id"] == session_id)
+        handoff = next(
+            h for h in bot.api("GET", "/api/handoffs?status=waiting").json() if h["conversation_id"] == session_id
+        )
         bot.api("POST", f"/api/handoffs/{handoff['id']}/claim", agent="bob").raise_for_status()
         next_reply(widget)  # Bob's greeting
         bot.api("POST", f"/api/handoffs/{handoff['id']}/resolve", agent="bob").raise_for_status()

@@ -5,6 +5,7 @@ Speaks the same protocol as rasa-webchat over a websocket: `session_request`, th
 with `session_id` and `customData`; the bot answers with `bot_uttered`. (The synchronous client is
 used because python-engineio's asyncio client needs a newer aiohttp than Rasa 3.6 pins.)
 """
+
 from __future__ import annotations
 
 from common import conversation_ids

@@ -4,6 +4,7 @@ trainer labels them (over the API, and in the trainers' page in Chromium), relea
 passes the gate and is loaded into the running Rasa server, which then understands them; a wrongly
 labelled batch makes a candidate that is refused, saying why; rollback brings the first model back.
 The tests of this module build on each other, in order."""
+
 from __future__ import annotations
 
 import time
@@ -16,25 +17,58 @@ from playwright.sync_api import expect
 from tests.integration.conftest import running_project_copy
 from tests.integration.test_browser_journey import SCREENSHOTS, browser  # noqa: F401 (the browser fixture)
 
-GIFT_WRAP = ["do you do gift wrapping", "can you gift wrap my order", "is gift wrapping available",
-             "could you wrap it as a present", "can I get it gift wrapped", "do you offer gift wrap for orders",
-             "I want the vase wrapped as a gift", "gift wrapping possible?"]
-GIFT_WRAP_ANSWER = "Yes! Choose \"Gift wrapping\" at checkout: EUR 3.50 per order, with a card for your message."
+GIFT_WRAP = [
+    "do you do gift wrapping",
+    "can you gift wrap my order",
+    "is gift wrapping available",
+    "could you wrap it as a present",
+    "can I get it gift wrapped",
+    "do you offer gift wrap for orders",
+    "I want the vase wrapped as a gift",
+    "gift wrapping possible?",
+]
+GIFT_WRAP_ANSWER = 'Yes! Choose "Gift wrapping" at checkout: EUR 3.50 per order, with a card for your message.'
 # Shipping-cost questions labelled as password resets: a batch made wrong on purpose.
-WRONG_BATCH = ["what do you charge for shipping", "shipping fee please", "how much is postage to my house",
-               "what's the delivery charge", "do I pay for shipping", "how much will delivery cost me",
-               "price of shipping", "is there a delivery fee", "cost to ship a sofa", "shipping costs?",
-               "how expensive is delivery", "delivery price for a small order", "what is postage",
-               "how much do you charge to deliver", "what are the shipping rates", "is shipping free",
-               "how much to send a lamp to me", "delivery fees for rugs", "do you charge for delivery",
-               "what does shipping cost to rotterdam", "shipping charge for two chairs", "cost of postage",
-               "price for delivering my order", "is delivery included in the price", "how much is p&p",
-               "what's the postage and packing cost", "how much do I pay for the delivery",
-               "extra costs for shipping?", "delivery cost to belgium", "how pricey is shipping"]
+WRONG_BATCH = [
+    "what do you charge for shipping",
+    "shipping fee please",
+    "how much is postage to my house",
+    "what's the delivery charge",
+    "do I pay for shipping",
+    "how much will delivery cost me",
+    "price of shipping",
+    "is there a delivery fee",
+    "cost to ship a sofa",
+    "shipping costs?",
+    "how expensive is delivery",
+    "delivery price for a small order",
+    "what is postage",
+    "how much do you charge to deliver",
+    "what are the shipping rates",
+    "is shipping free",
+    "how much to send a lamp to me",
+    "delivery fees for rugs",
+    "do you charge for delivery",
+    "what does shipping cost to rotterdam",
+    "shipping charge for two chairs",
+    "cost of postage",
+    "price for delivering my order",
+    "is delivery included in the price",
+    "how much is p&p",
+    "what's the postage and packing cost",
+    "how much do I pay for the delivery",
+    "extra costs for shipping?",
+    "delivery cost to belgium",
+    "how pricey is shipping",
+]
 
 
-SHOWROOM = ["do you have a showroom", "do you have a show room", "can I visit your showroom",
-            "can I visit the showroom in amsterdam"]
+SHOWROOM = [
+    "do you have a showroom",
+    "do you have a show room",
+    "can I visit your showroom",
+    "can I visit the showroom in amsterdam",
+]
 ANSWER = "Our showroom is at Keizersgracht 100, Amsterdam, open Tuesday to Saturday 10:00-18:00."
 
 
@@ -66,7 +100,9 @@ def release(system) -> dict:
 
 
 def live_model_name(system) -> str:
-    status = requests.get(f"{system.settings.rasa_url}/status", params={"token": system.settings.rasa_token}, timeout=10)
+    status = requests.get(
+        f"{system.settings.rasa_url}/status", params={"token": system.settings.rasa_token}, timeout=10
+    )
     return Path(status.json()["model_file"]).name
 
 
@@ -92,8 +128,12 @@ def test_misunderstood_messages_reach_the_inbox_and_are_labelled(system):
     assert group["count"] >= 2 and len(group["wordings"]) >= 1 and group["reasons"] and group["context"]
     assert any(line.get("flagged") for line in group["context"])
 
-    labelled = trainer_api(system, "POST", "/api/training/labels", json={
-        "texts": GIFT_WRAP, "kind": "new_faq", "name": "gift_wrapping", "answer": GIFT_WRAP_ANSWER})
+    labelled = trainer_api(
+        system,
+        "POST",
+        "/api/training/labels",
+        json={"texts": GIFT_WRAP, "kind": "new_faq", "name": "gift_wrapping", "answer": GIFT_WRAP_ANSWER},
+    )
     assert labelled.status_code == 201, labelled.text
     result = labelled.json()
     assert result["held_out"] and len(result["trained"]) + len(result["held_out"]) == len(GIFT_WRAP)
@@ -147,8 +187,11 @@ def test_a_trainer_labels_and_releases_in_the_browser(browser, system):  # noqa:
     assert report["heldout"]["per_label"]["faq/gift_wrapping"]["messages"] == len(held_out)
     assert ANSWER in system.conversation().send("do you have a showroom I can visit?")[0]["text"]
     trained = system.gift_wrap_labels["trained"]
-    understood = [text for text in trained if GIFT_WRAP_ANSWER in
-                  " ".join(m.get("text", "") for m in system.conversation().send(text))]
+    understood = [
+        text
+        for text in trained
+        if GIFT_WRAP_ANSWER in " ".join(m.get("text", "") for m in system.conversation().send(text))
+    ]
     assert len(understood) >= len(trained) - 1, understood
     assert GIFT_WRAP_ANSWER in system.conversation().send("would you gift wrap it for me?")[0]["text"]
 
@@ -156,8 +199,9 @@ def test_a_trainer_labels_and_releases_in_the_browser(browser, system):  # noqa:
 def test_a_wrongly_labelled_batch_is_refused_and_rollback_goes_one_step_back(system):
     released = live_model_name(system)
     assert released != system.original_model, "needs the release of the test before"
-    wrong = trainer_api(system, "POST", "/api/training/labels",
-                        json={"texts": WRONG_BATCH, "kind": "faq", "name": "password_reset"})
+    wrong = trainer_api(
+        system, "POST", "/api/training/labels", json={"texts": WRONG_BATCH, "kind": "faq", "name": "password_reset"}
+    )
     assert wrong.status_code == 201, wrong.text
     refused = release(system)
     assert refused["state"] == "refused", refused

@@ -1,4 +1,5 @@
 """A throwaway product database, made by the migrations as a real one is."""
+
 from __future__ import annotations
 
 from pathlib import Path

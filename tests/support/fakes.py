@@ -4,6 +4,7 @@
 event to a tracker-store table shaped like Rasa's SQLTrackerStore (`events`), as Rasa does; customer
 messages are appended with `customer_says`. `Clock` is a settable clock.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,14 +43,28 @@ class TrackerTable:
 
     def append(self, conversation_id: str, event: dict) -> None:
         with self.engine.begin() as connection:
-            connection.execute(sa.text("INSERT INTO events (sender_id, type_name, timestamp, data) "
-                                       "VALUES (:sender, :type, :ts, :data)"),
-                               {"sender": conversation_id, "type": event["event"], "ts": event.get("timestamp", 0),
-                                "data": json.dumps(event)})
+            connection.execute(
+                sa.text(
+                    "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (:sender, :type, :ts, :data)"
+                ),
+                {
+                    "sender": conversation_id,
+                    "type": event["event"],
+                    "ts": event.get("timestamp", 0),
+                    "data": json.dumps(event),
+                },
+            )
 
     def customer_says(self, conversation_id: str, text: str, intent: str = "complain") -> None:
-        self.append(conversation_id, {"event": "user", "text": text, "timestamp": 1.0,
-                                      "parse_data": {"intent": {"name": intent, "confidence": 0.9}}})
+        self.append(
+            conversation_id,
+            {
+                "event": "user",
+                "text": text,
+                "timestamp": 1.0,
+                "parse_data": {"intent": {"name": intent, "confidence": 0.9}},
+            },
+        )
 
 
 class RecordingRasa:
@@ -68,8 +83,10 @@ class RecordingRasa:
 
     def say_as_agent(self, conversation_id: str, text: str, agent: str, agent_name: str) -> None:
         self._call("say_as_agent", conversation_id, text, agent)
-        self.tracker.append(conversation_id, {"event": "bot", "text": text, "timestamp": 2.0,
-                                              "metadata": {"agent": agent, "agent_name": agent_name}})
+        self.tracker.append(
+            conversation_id,
+            {"event": "bot", "text": text, "timestamp": 2.0, "metadata": {"agent": agent, "agent_name": agent_name}},
+        )
 
     def hand_back_asking_for_csat(self, conversation_id: str, handoff_id: str) -> None:
         self._call("hand_back_asking_for_csat", conversation_id, handoff_id)

@@ -1,5 +1,6 @@
 """The layout's rules, read from the code's imports: the decision core does no I/O, escalation/ never
 depends on training/, and no product code imports the tooling (launcher, seeding, test clients)."""
+
 from __future__ import annotations
 
 import ast
@@ -11,9 +12,28 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("common", "escalation", "rasa_plugins", "actions", "training", "service")
 # What the pure core may not import: I/O, web, Rasa, file formats, settings.
-NOT_IN_CORE = ("sqlalchemy", "requests", "sanic", "rasa", "rasa_sdk", "yaml", "dotenv", "common.settings",
-               "common.database", "common.crm", "common.rasa_api", "common.conversation_log", "escalation.queue",
-               "escalation.web", "escalation.rules_file", "training", "tools", "os", "subprocess", "socket")
+NOT_IN_CORE = (
+    "sqlalchemy",
+    "requests",
+    "sanic",
+    "rasa",
+    "rasa_sdk",
+    "yaml",
+    "dotenv",
+    "common.settings",
+    "common.database",
+    "common.crm",
+    "common.rasa_api",
+    "common.conversation_log",
+    "escalation.queue",
+    "escalation.web",
+    "escalation.rules_file",
+    "training",
+    "tools",
+    "os",
+    "subprocess",
+    "socket",
+)
 
 
 def imported_modules(path: Path) -> Set[str]:
@@ -41,19 +61,27 @@ def test_the_decision_core_imports_nothing_that_does_io(path):
 
 
 def test_escalation_never_imports_training():
-    offenders = {str(p.relative_to(ROOT)) for p in python_files("escalation")
-                 if any(starts_with_any(m, ("training",)) for m in imported_modules(p))}
+    offenders = {
+        str(p.relative_to(ROOT))
+        for p in python_files("escalation")
+        if any(starts_with_any(m, ("training",)) for m in imported_modules(p))
+    }
     assert not offenders
 
 
 def test_no_product_module_imports_the_tooling():
-    offenders = {str(p.relative_to(ROOT)) for p in python_files(*PRODUCT)
-                 if any(starts_with_any(m, ("tools", "tests", "bench")) for m in imported_modules(p))}
+    offenders = {
+        str(p.relative_to(ROOT))
+        for p in python_files(*PRODUCT)
+        if any(starts_with_any(m, ("tools", "tests", "bench")) for m in imported_modules(p))
+    }
     assert not offenders
 
 
 def test_nothing_imports_the_actions_but_the_action_server():
-    offenders = {str(p.relative_to(ROOT)) for p in python_files("common", "escalation", "rasa_plugins", "training",
-                                                                "service", "tools")
-                 if any(starts_with_any(m, ("actions",)) for m in imported_modules(p))}
+    offenders = {
+        str(p.relative_to(ROOT))
+        for p in python_files("common", "escalation", "rasa_plugins", "training", "service", "tools")
+        if any(starts_with_any(m, ("actions",)) for m in imported_modules(p))
+    }
     assert not offenders

@@ -1,4 +1,5 @@
 """Conversation ids bound to the customer they were issued to."""
+
 import pytest
 
 from common import conversation_ids as ids
@@ -16,16 +17,19 @@ def test_an_issued_id_belongs_only_to_its_customer():
     assert ids.issue("demo-vip", SECRET) != vip  # random, never reused
 
 
-@pytest.mark.parametrize("subject, conversation, allowed", [
-    ("demo-vip", "mine", True),
-    ("demo-vip", "theirs", False),
-    ("demo-vip", "anonymous", False),
-    ("demo-vip", "unbound", False),  # a signed-in customer always uses an issued id
-    (None, "anonymous", True),
-    (None, "unbound", True),  # server-side integrations and tests over REST
-    (None, "theirs", False),  # no token, no access to a customer's conversation
-    (None, "tampered", False),
-])
+@pytest.mark.parametrize(
+    "subject, conversation, allowed",
+    [
+        ("demo-vip", "mine", True),
+        ("demo-vip", "theirs", False),
+        ("demo-vip", "anonymous", False),
+        ("demo-vip", "unbound", False),  # a signed-in customer always uses an issued id
+        (None, "anonymous", True),
+        (None, "unbound", True),  # server-side integrations and tests over REST
+        (None, "theirs", False),  # no token, no access to a customer's conversation
+        (None, "tampered", False),
+    ],
+)
 def test_who_may_use_which_conversation(subject, conversation, allowed):
     examples = {
         "mine": ids.issue("demo-vip", SECRET),

@@ -1,6 +1,6 @@
 """action_escalate with rasa_sdk trackers and a real (temporary SQLite) queue."""
+
 import asyncio
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -36,9 +36,14 @@ def stores(tmp_path: Path, monkeypatch):
 
 
 def run(slots, text, intent="complain", compound=-0.9):
-    events = [{"event": "session_started"},
-              {"event": "user", "text": text,
-               "parse_data": {"intent": {"name": intent}, "sentiment": {"compound": compound}}}]
+    events = [
+        {"event": "session_started"},
+        {
+            "event": "user",
+            "text": text,
+            "parse_data": {"intent": {"name": intent}, "sentiment": {"compound": compound}},
+        },
+    ]
     tracker = Tracker("conv-1", slots, {"text": text}, events, False, None, {}, "action_listen")
     dispatcher = CollectingDispatcher()
     result = asyncio.run(action_module.ActionEscalate().run(dispatcher, tracker, {}))

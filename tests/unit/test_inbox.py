@@ -1,4 +1,5 @@
 """Which messages reach the trainers' inbox, and how they are grouped."""
+
 from training.inbox import build_inbox, flag_messages
 
 
@@ -18,14 +19,32 @@ def conversation(cid, *items, start=0):
 
 
 EVENTS = (
-    conversation("a", user("wen does the sofa come", "nlu_fallback", 0.14, ranking=[
-        {"name": "nlu_fallback", "confidence": 0.14}, {"name": "faq", "confidence": 0.1}]),
-        bot("Sorry, I didn't quite understand"), user("when does my sofa arrive", "faq", 0.8, "delivery_times"))
-    + conversation("b", user("wen does teh sofa come", "nlu_fallback", 0.14), bot("Sorry?"),
-                   user("talk to a person", "request_human", 0.95), start=10)
+    conversation(
+        "a",
+        user(
+            "wen does the sofa come",
+            "nlu_fallback",
+            0.14,
+            ranking=[{"name": "nlu_fallback", "confidence": 0.14}, {"name": "faq", "confidence": 0.1}],
+        ),
+        bot("Sorry, I didn't quite understand"),
+        user("when does my sofa arrive", "faq", 0.8, "delivery_times"),
+    )
+    + conversation(
+        "b",
+        user("wen does teh sofa come", "nlu_fallback", 0.14),
+        bot("Sorry?"),
+        user("talk to a person", "request_human", 0.95),
+        start=10,
+    )
     + conversation("c", user("how much is shipping", "faq", 0.95, "shipping_cost"), bot("EUR 4.95"), start=20)
-    + conversation("d", user("my voucher thing is broken", "faq", 0.2, "promo_code"), bot("Promo codes..."),
-                   user("the voucher thing is still broken", "faq", 0.6, "promo_code"), start=30)
+    + conversation(
+        "d",
+        user("my voucher thing is broken", "faq", 0.2, "promo_code"),
+        bot("Promo codes..."),
+        user("the voucher thing is still broken", "faq", 0.6, "promo_code"),
+        start=30,
+    )
     + conversation("e", user('/rate_csat{"csat_score": 4}', "rate_csat", 1.0), start=40)
 )
 
@@ -63,9 +82,14 @@ def test_rephrasing_and_a_person_two_messages_later():
 
     assert rephrased("do you do gift wrapping", "can you gift wrap my order")
     assert not rephrased("how much is shipping", "thanks, bye")
-    events = conversation("g", user("I want the vase wrapped as a gift", "faq", 0.9, "exchange"), bot("Exchanges"),
-                          user("gift wrapping possible?", "faq", 0.9, "exchange"), bot("Exchanges"),
-                          user("talk to a person", "request_human", 0.95))
+    events = conversation(
+        "g",
+        user("I want the vase wrapped as a gift", "faq", 0.9, "exchange"),
+        bot("Exchanges"),
+        user("gift wrapping possible?", "faq", 0.9, "exchange"),
+        bot("Exchanges"),
+        user("talk to a person", "request_human", 0.95),
+    )
     flagged = {f.text: f.reasons for f in flag_messages(events, 0.5)}
     assert "the customer asked for a person soon after" in flagged["I want the vase wrapped as a gift"]
     assert "the customer asked for a person next" in flagged["gift wrapping possible?"]

@@ -1,4 +1,5 @@
 """The custom intent classifier on small data, through Rasa's own component interfaces."""
+
 from pathlib import Path
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Every rule of the escalation policy, table-driven over escalation/rules.yml."""
+
 from datetime import datetime, timezone
 
 import pytest
@@ -6,7 +7,16 @@ import pytest
 from common.names import ReasonCode
 from escalation.core.hours import is_open, next_opening
 from escalation.core.policy import (
-    HANDOVER, OFFER_OPTIONS, PHONE_CALLBACK, SELF_SERVICE, STAY, TICKET, CustomerView, QueueState, Signals, decide,
+    HANDOVER,
+    OFFER_OPTIONS,
+    PHONE_CALLBACK,
+    SELF_SERVICE,
+    STAY,
+    TICKET,
+    CustomerView,
+    QueueState,
+    Signals,
+    decide,
 )
 from escalation.core.reasons import codes
 from escalation.core.rules import RulesError, parse_rules
@@ -15,10 +25,14 @@ from escalation.rules_file import SHIPPED_RULES_FILE, load_rules, read_rules_map
 RULES = load_rules(SHIPPED_RULES_FILE)  # the shipped rules, whatever .env says
 OPEN = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)  # Tuesday 11:00 in Amsterdam
 CLOSED = datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc)  # Sunday night
-CALM = QueueState({"concierge": 30, "retention": 60, "sales": 60, "general": 300},
-                  {"concierge": 1, "retention": 1, "sales": 1, "general": 3})
-BUSY = QueueState({"concierge": 1800, "retention": 7200, "sales": 7200, "general": 7200},
-                  {"concierge": 1, "retention": 1, "sales": 1, "general": 1})
+CALM = QueueState(
+    {"concierge": 30, "retention": 60, "sales": 60, "general": 300},
+    {"concierge": 1, "retention": 1, "sales": 1, "general": 3},
+)
+BUSY = QueueState(
+    {"concierge": 1800, "retention": 7200, "sales": 7200, "general": 7200},
+    {"concierge": 1, "retention": 1, "sales": 1, "general": 1},
+)
 NOBODY = QueueState({}, {})
 
 VIP = CustomerView("vip", "active", 5, 10)
@@ -50,11 +64,21 @@ CONFUSED = Signals("nlu_fallback", "asdf qwer", 0.0, 0.3, 2, 3)
         ("standard needs stronger signals", STANDARD, MILD, STAY, None),
         ("standard, very negative", STANDARD, VERY, HANDOVER, "general"),
         ("detractor escalates sooner whatever the tier", DETRACTOR, MILD, HANDOVER, "general"),
-        ("free tier mildly negative: self-service first", FREE, Signals("complain", "meh", -0.45, 0.3, 0, 2),
-         SELF_SERVICE, "general"),
+        (
+            "free tier mildly negative: self-service first",
+            FREE,
+            Signals("complain", "meh", -0.45, 0.3, 0, 2),
+            SELF_SERVICE,
+            "general",
+        ),
         ("free tier clearly upset reaches a person", FREE, VERY, HANDOVER, "general"),
-        ("free tier with a low last CSAT: no self-service detour", CustomerView("free", "active", 2, None),
-         Signals("complain", "meh", -0.3, 0.3, 0, 2), HANDOVER, "general"),
+        (
+            "free tier with a low last CSAT: no self-service detour",
+            CustomerView("free", "active", 2, None),
+            Signals("complain", "meh", -0.3, 0.3, 0, 2),
+            HANDOVER,
+            "general",
+        ),
         ("anonymous clearly upset reaches a person", ANON, VERY, HANDOVER, "general"),
         ("asking for a person works for VIP", VIP, PERSON, HANDOVER, "concierge"),
         ("asking for a person works for free", FREE, PERSON, HANDOVER, "general"),
@@ -67,8 +91,13 @@ CONFUSED = Signals("nlu_fallback", "asdf qwer", 0.0, 0.3, 2, 3)
         ("active customer asking prices stays with the bot", STANDARD, BUY, STAY, None),
         ("VIP after a fallback", VIP, CONFUSED, HANDOVER, "concierge"),
         ("standard after two fallbacks stays", STANDARD, CONFUSED, STAY, None),
-        ("long conversation for a standard customer", STANDARD, Signals("faq", "and?", 0.0, 0.0, 0, 24),
-         HANDOVER, "general"),
+        (
+            "long conversation for a standard customer",
+            STANDARD,
+            Signals("faq", "and?", 0.0, 0.0, 0, 24),
+            HANDOVER,
+            "general",
+        ),
     ],
 )
 def test_rules(name, customer, signals, action, queue):
@@ -86,7 +115,9 @@ def test_sla_per_segment(customer, sla_seconds):
 
 
 def test_priority_orders_segments_and_history():
-    p = lambda c, s=MILD: decide(c, s, CALM, OPEN, RULES).priority
+    def p(c, s=MILD):
+        return decide(c, s, CALM, OPEN, RULES).priority
+
     assert p(VIP) < p(PREMIUM) < p(CustomerView("standard", "active", 4, 8), VERY)
     assert p(DETRACTOR) < p(STANDARD, VERY)  # unhappy history raises priority
     assert decide(BUYER, BUY, CALM, OPEN, RULES).priority < decide(FREE, PERSON, CALM, OPEN, RULES).priority
@@ -127,12 +158,15 @@ def test_outside_hours_says_when_the_team_is_back():
     assert decision.sla_seconds == int((opening - CLOSED).total_seconds()) + open_at_due.sla_seconds
 
 
-@pytest.mark.parametrize("now, expected", [
-    (datetime(2026, 11, 24, 6, 59, tzinfo=timezone.utc), False),  # Tue 07:59 Amsterdam
-    (datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc), True),
-    (datetime(2026, 11, 28, 16, 30, tzinfo=timezone.utc), False),  # Sat 17:30
-    (datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc), False),  # Sunday
-])
+@pytest.mark.parametrize(
+    "now, expected",
+    [
+        (datetime(2026, 11, 24, 6, 59, tzinfo=timezone.utc), False),  # Tue 07:59 Amsterdam
+        (datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc), True),
+        (datetime(2026, 11, 28, 16, 30, tzinfo=timezone.utc), False),  # Sat 17:30
+        (datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc), False),  # Sunday
+    ],
+)
 def test_business_hours(now, expected):
     assert is_open(RULES, now) is expected
 
@@ -142,15 +176,18 @@ def test_next_opening_skips_closed_days():
     assert (opening.strftime("%a %H:%M")) == "Mon 08:00"
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["segments"].pop("vip"), "segments.vip is missing"),
-    (lambda d: d["segments"]["premium"].update(queue="nowhere"), "segments.premium.queue must be one of"),
-    (lambda d: d["segments"]["free"].update(sla_minutes="soon"), "segments.free.sla_minutes must be a number"),
-    (lambda d: d["segments"]["standard"]["handover"].update(sentiment_at_most=-3), "between -1 and 1"),
-    (lambda d: d["business_hours"].update(timezone="Mars/Olympus"), "not a known time zone"),
-    (lambda d: d["business_hours"]["days"].update(mon=["20:00", "08:00"]), "must end after it starts"),
-    (lambda d: d["journey"]["buying"].update(queue="shop"), "journey.buying.queue"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["segments"].pop("vip"), "segments.vip is missing"),
+        (lambda d: d["segments"]["premium"].update(queue="nowhere"), "segments.premium.queue must be one of"),
+        (lambda d: d["segments"]["free"].update(sla_minutes="soon"), "segments.free.sla_minutes must be a number"),
+        (lambda d: d["segments"]["standard"]["handover"].update(sentiment_at_most=-3), "between -1 and 1"),
+        (lambda d: d["business_hours"].update(timezone="Mars/Olympus"), "not a known time zone"),
+        (lambda d: d["business_hours"]["days"].update(mon=["20:00", "08:00"]), "must end after it starts"),
+        (lambda d: d["journey"]["buying"].update(queue="shop"), "journey.buying.queue"),
+    ],
+)
 def test_invalid_rules_are_refused_with_the_place(change, message):
     data = read_rules_mapping(SHIPPED_RULES_FILE)
     change(data)

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 from common.crm import CustomerRepository
+from common.names import DEMO_PERSONAS, JourneyStage, Tier
 from tests.support.database import migrated_database
 from tools.seed import STORED_STAGES, STORED_TIERS, demo_personas, generated_customers, seed_customers
-from common.names import DEMO_PERSONAS, JourneyStage, Tier
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """The Rasa speed-ups must give exactly Rasa's own results."""
+
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
@@ -9,12 +10,15 @@ from rasa_plugins import speedups as rasa_speedups
 SCHEMA = RemoteAction.action_response_format_spec()
 
 
-@pytest.mark.parametrize("response, valid", [
-    ({"events": [{"event": "slot", "name": "tier", "value": "vip"}], "responses": []}, True),
-    ({"events": [], "responses": [{"text": "hi"}]}, True),
-    ({"events": "not a list"}, False),
-    ({"events": [{"no_event_key": 1}]}, False),
-])
+@pytest.mark.parametrize(
+    "response, valid",
+    [
+        ({"events": [{"event": "slot", "name": "tier", "value": "vip"}], "responses": []}, True),
+        ({"events": [], "responses": [{"text": "hi"}]}, True),
+        ({"events": "not a list"}, False),
+        ({"events": [{"no_event_key": 1}]}, False),
+    ],
+)
 def test_cached_validate_agrees_with_jsonschema(response, valid):
     for _ in range(2):  # first call fills the cache, second uses it
         if valid:
@@ -28,9 +32,14 @@ def test_cached_validate_agrees_with_jsonschema(response, valid):
             assert ours.value.message == theirs.value.message
 
 
-@pytest.mark.parametrize("type_name, expected", [
-    ("slot", SlotSet), ("user", UserUttered), ("action", ActionExecuted),
-])
+@pytest.mark.parametrize(
+    "type_name, expected",
+    [
+        ("slot", SlotSet),
+        ("user", UserUttered),
+        ("action", ActionExecuted),
+    ],
+)
 def test_cached_resolve_by_type(type_name, expected):
     assert rasa_speedups.cached_resolve_by_type(type_name) is expected
     assert rasa_speedups.cached_resolve_by_type(type_name) is expected

@@ -1,4 +1,5 @@
 """The release gate's comparison of a candidate with the live model."""
+
 import pytest
 
 from training.release import Tolerance, compare
@@ -7,17 +8,27 @@ TOLERANCE = Tolerance(overall=0.10, per_label=0.10, min_label_examples=3)
 LIVE = {"faq/shipping_cost": (4, 5), "faq/refund_status": (5, 5), "greet": (2, 2), "faq/returns_policy": (30, 30)}
 
 
-@pytest.mark.parametrize("changes, refused, detail", [
-    ({}, [], None),  # the same: passes
-    ({"faq/shipping_cost": (5, 5)}, [], None),  # better
-    ({"faq/refund_status": (3, 5)}, [], None),  # two messages lost: retraining noise, allowed
-    ({"faq/shipping_cost": (1, 5)}, ["faq/shipping_cost"], "1 of 5 held-out messages right vs 4 live (lost 3; at most 2"),
-    ({"faq/returns_policy": (27, 30)}, [], None),  # 10% of 30
-    ({"faq/returns_policy": (26, 30)}, ["faq/returns_policy"], "lost 4; at most 3"),
-    ({"greet": (0, 2)}, [], None),  # too few messages to count alone, and overall within 0.10
-    ({"faq/returns_policy": (20, 30), "faq/refund_status": (2, 5)},
-     ["overall", "faq/refund_status", "faq/returns_policy"], "below the live model's"),
-])
+@pytest.mark.parametrize(
+    "changes, refused, detail",
+    [
+        ({}, [], None),  # the same: passes
+        ({"faq/shipping_cost": (5, 5)}, [], None),  # better
+        ({"faq/refund_status": (3, 5)}, [], None),  # two messages lost: retraining noise, allowed
+        (
+            {"faq/shipping_cost": (1, 5)},
+            ["faq/shipping_cost"],
+            "1 of 5 held-out messages right vs 4 live (lost 3; at most 2",
+        ),
+        ({"faq/returns_policy": (27, 30)}, [], None),  # 10% of 30
+        ({"faq/returns_policy": (26, 30)}, ["faq/returns_policy"], "lost 4; at most 3"),
+        ({"greet": (0, 2)}, [], None),  # too few messages to count alone, and overall within 0.10
+        (
+            {"faq/returns_policy": (20, 30), "faq/refund_status": (2, 5)},
+            ["overall", "faq/refund_status", "faq/returns_policy"],
+            "below the live model's",
+        ),
+    ],
+)
 def test_refusals_name_what_got_worse(changes, refused, detail):
     result = compare({**LIVE, **changes}, LIVE, TOLERANCE)
     assert [reason.split(" ")[0].rstrip(":") for reason in result.refusals] == refused, result.refusals

@@ -1,4 +1,5 @@
 """Message sentiment and the conversation frustration signal, table-driven."""
+
 import pytest
 
 from escalation.core.sentiment import Turn, conversation_frustration, score_message
@@ -49,10 +50,18 @@ def turn(text, compound=0.0, intent="faq", fallback=False):
     [
         ([], 0.0, 0.0, None),
         ([turn("where is my order"), turn("thanks", 0.4)], 0.0, 0.0, None),
-        ([turn("hi", 0.3), turn("x"), turn("still nothing", -0.6), turn("useless", -0.7)], 0.6, 1.0,
-         "sentiment falling"),
-        ([turn("asdf", fallback=True, intent="nlu_fallback"), turn("qwer", fallback=True, intent="nlu_fallback")],
-         0.3, 1.0, "did not understand"),
+        (
+            [turn("hi", 0.3), turn("x"), turn("still nothing", -0.6), turn("useless", -0.7)],
+            0.6,
+            1.0,
+            "sentiment falling",
+        ),
+        (
+            [turn("asdf", fallback=True, intent="nlu_fallback"), turn("qwer", fallback=True, intent="nlu_fallback")],
+            0.3,
+            1.0,
+            "did not understand",
+        ),
         ([turn("how do I return my lamp"), turn("how can I return the lamp")], 0.15, 1.0, "rephrased"),
         ([turn("talk to a person", intent="request_human")], 0.3, 1.0, "asked for a person"),
         ([turn("terrible", -0.8), turn("awful", -0.8)], 0.8, 1.0, "recent messages negative"),
@@ -76,8 +85,17 @@ def test_only_recent_turns_count_for_fallbacks():
 def test_turns_start_after_the_latest_fresh_start():
     from escalation.core.sentiment import turns_from_events
 
-    user = lambda text: {"event": "user", "text": text, "parse_data": {"intent": {"name": "faq"}}}
-    events = [user("old session"), {"event": "session_started"}, user("this is useless"), {"event": "pause"},
-              user("hello?"), {"event": "resume"}, user("how much is shipping")]
+    def user(text):
+        return {"event": "user", "text": text, "parse_data": {"intent": {"name": "faq"}}}
+
+    events = [
+        user("old session"),
+        {"event": "session_started"},
+        user("this is useless"),
+        {"event": "pause"},
+        user("hello?"),
+        {"event": "resume"},
+        user("how much is shipping"),
+    ]
     assert [t.text for t in turns_from_events(events)] == ["how much is shipping"]
     assert [t.text for t in turns_from_events(events[:4])] == ["this is useless"]

@@ -1,4 +1,5 @@
 """action_session_start with rasa_sdk trackers: identity -> segment slots, table-driven."""
+
 import asyncio
 import time
 from pathlib import Path
@@ -10,11 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import session
 from common.crm import CustomerRepository
-from tests.support.database import migrated_database
-from tools.seed import seed_customers
-from common.tokens import mint
 from common.names import SEGMENT_SLOTS, Slot
 from common.settings import throwaway_settings
+from common.tokens import mint
+from tests.support.database import migrated_database
+from tools.seed import seed_customers
 
 
 @pytest.fixture
@@ -28,12 +29,14 @@ def action_env(tmp_path: Path, monkeypatch):
 
 
 def run_session_start(metadata):
-    tracker = Tracker.from_dict({
-        "sender_id": "c-1",
-        "slots": {"session_started_metadata": metadata},
-        "latest_message": {"text": "hi"},
-        "events": [],
-    })
+    tracker = Tracker.from_dict(
+        {
+            "sender_id": "c-1",
+            "slots": {"session_started_metadata": metadata},
+            "latest_message": {"text": "hi"},
+            "events": [],
+        }
+    )
     dispatcher = CollectingDispatcher()
     events = asyncio.run(session.ActionSessionStart().run(dispatcher, tracker, {}))
     assert dispatcher.messages == []  # identity is silent: nothing is shown to the customer
@@ -48,19 +51,33 @@ def token_for(settings, customer_id, secret=None, ttl=3600, now=None):
     "case, metadata_for, tier, stage, customer_id",
     [
         ("vip", lambda s: {"customer_token": token_for(s, "demo-vip")}, "vip", "active", "demo-vip"),
-        ("churn risk", lambda s: {"customer_token": token_for(s, "demo-churn-risk")}, "premium", "at_risk",
-         "demo-churn-risk"),
+        (
+            "churn risk",
+            lambda s: {"customer_token": token_for(s, "demo-churn-risk")},
+            "premium",
+            "at_risk",
+            "demo-churn-risk",
+        ),
         ("buyer", lambda s: {"customer_token": token_for(s, "demo-buyer")}, "free", "buying", "demo-buyer"),
         ("no metadata", lambda s: None, "anonymous", "unknown", None),
         ("no token", lambda s: {"other": 1}, "anonymous", "unknown", None),
-        ("forged", lambda s: {"customer_token": token_for(s, "demo-vip", secret="forged-" * 8)},
-         "anonymous", "unknown", None),
-        ("expired", lambda s: {"customer_token": token_for(s, "demo-vip", now=time.time() - 90000)},
-         "anonymous", "unknown", None),
+        (
+            "forged",
+            lambda s: {"customer_token": token_for(s, "demo-vip", secret="forged-" * 8)},
+            "anonymous",
+            "unknown",
+            None,
+        ),
+        (
+            "expired",
+            lambda s: {"customer_token": token_for(s, "demo-vip", now=time.time() - 90000)},
+            "anonymous",
+            "unknown",
+            None,
+        ),
         ("malformed", lambda s: {"customer_token": "abc.def"}, "anonymous", "unknown", None),
         ("not a string", lambda s: {"customer_token": {"sub": "demo-vip"}}, "anonymous", "unknown", None),
-        ("unknown customer", lambda s: {"customer_token": token_for(s, "nobody-42")}, "anonymous", "unknown",
-         None),
+        ("unknown customer", lambda s: {"customer_token": token_for(s, "nobody-42")}, "anonymous", "unknown", None),
     ],
 )
 def test_session_start_sets_segment_slots(action_env, case, metadata_for, tier, stage, customer_id):

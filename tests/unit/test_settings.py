@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.envfile import render_env
 from common.settings import MissingSetting, load_settings
+from tools.envfile import render_env
 
 
 def test_missing_secret_names_the_setting(tmp_path: Path):
@@ -13,8 +13,10 @@ def test_missing_secret_names_the_setting(tmp_path: Path):
 
 def test_environment_wins_over_env_file_which_wins_over_defaults(tmp_path: Path):
     env_file = tmp_path / ".env"
-    env_file.write_text("CUSTOMER_TOKEN_SECRET=from-file\nRASA_TOKEN=file-token\nAGENT_TOKEN_SECRET=a\nDEMO_AGENT_PASSWORD=p\nRASA_PORT=6000\n"
-                        "MAX_MESSAGE_CHARS=\n")
+    env_file.write_text(
+        "CUSTOMER_TOKEN_SECRET=from-file\nRASA_TOKEN=file-token\nAGENT_TOKEN_SECRET=a\nDEMO_AGENT_PASSWORD=p\nRASA_PORT=6000\n"
+        "MAX_MESSAGE_CHARS=\n"
+    )
     settings = load_settings(env={"RASA_PORT": "7000"}, env_file=env_file)
     assert settings.rasa_port == 7000
     assert settings.customer_token_secret == "from-file"
@@ -23,8 +25,16 @@ def test_environment_wins_over_env_file_which_wins_over_defaults(tmp_path: Path)
 
 def test_bad_number_is_reported_by_name(tmp_path: Path):
     with pytest.raises(ValueError, match="RASA_PORT"):
-        load_settings(env={"CUSTOMER_TOKEN_SECRET": "s", "RASA_TOKEN": "t", "AGENT_TOKEN_SECRET": "a", "DEMO_AGENT_PASSWORD": "p", "RASA_PORT": "abc"},
-                      env_file=tmp_path / "none.env")
+        load_settings(
+            env={
+                "CUSTOMER_TOKEN_SECRET": "s",
+                "RASA_TOKEN": "t",
+                "AGENT_TOKEN_SECRET": "a",
+                "DEMO_AGENT_PASSWORD": "p",
+                "RASA_PORT": "abc",
+            },
+            env_file=tmp_path / "none.env",
+        )
 
 
 def test_rendered_env_has_fresh_distinct_secrets():

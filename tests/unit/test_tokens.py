@@ -26,11 +26,15 @@ def test_valid_token_names_the_customer():
         (mint("demo-vip", "another-secret-" * 3, ISSUER, 3600), "bad signature"),
         (mint("demo-vip", SECRET, ISSUER, 60, now=time.time() - 3600), "expired"),
         (mint("demo-vip", SECRET, "someone-else", 3600), "invalid token"),
-        (jwt.encode({"sub": "demo-vip", "iss": ISSUER, "exp": time.time() + 3600}, None, algorithm="none"),
-         "invalid token"),
+        (
+            jwt.encode({"sub": "demo-vip", "iss": ISSUER, "exp": time.time() + 3600}, None, algorithm="none"),
+            "invalid token",
+        ),
         (jwt.encode({"sub": "demo-vip", "iss": ISSUER}, SECRET, algorithm="HS256"), "invalid token"),  # no exp
-        (jwt.encode({"sub": "a" * 65, "iss": ISSUER, "exp": time.time() + 3600}, SECRET, algorithm="HS256"),
-         "invalid subject"),
+        (
+            jwt.encode({"sub": "a" * 65, "iss": ISSUER, "exp": time.time() + 3600}, SECRET, algorithm="HS256"),
+            "invalid subject",
+        ),
     ],
 )
 def test_bad_tokens_are_anonymous_with_a_reason(token, reason):
@@ -43,8 +47,13 @@ def test_token_cli_prints_only_the_token(capsys, monkeypatch):
     from escalation.queue.agents import AGENT_TOKEN_ISSUER
     from tools import tokens
 
-    for key, value in {"CUSTOMER_TOKEN_SECRET": SECRET, "RASA_TOKEN": "t", "CUSTOMER_TOKEN_ISSUER": ISSUER,
-                       "AGENT_TOKEN_SECRET": "agent-secret", "DEMO_AGENT_PASSWORD": "p"}.items():
+    for key, value in {
+        "CUSTOMER_TOKEN_SECRET": SECRET,
+        "RASA_TOKEN": "t",
+        "CUSTOMER_TOKEN_ISSUER": ISSUER,
+        "AGENT_TOKEN_SECRET": "agent-secret",
+        "DEMO_AGENT_PASSWORD": "p",
+    }.items():
         monkeypatch.setenv(key, value)
     assert tokens.main(["customer", "demo-free"]) == 0
     printed = capsys.readouterr().out.strip()

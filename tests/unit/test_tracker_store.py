@@ -1,4 +1,5 @@
 """The project's tracker store against Rasa's own SQLTrackerStore, on a real SQLite file."""
+
 import asyncio
 import copy
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Slot names and segment values have one source of truth; the Rasa domain must agree with it."""
+
 from pathlib import Path
 
 import yaml

@@ -1,5 +1,6 @@
 """The escalation service's app built in-process from its factory, with the real blueprints, a real
 (throwaway, migrated) SQLite database, a recording stand-in for Rasa and a settable clock."""
+
 from __future__ import annotations
 
 import shutil
@@ -45,17 +46,30 @@ class Service:
     def api(self, method: str, path: str, person: Optional[str] = "alice", **kwargs) -> Response:
         return self.client.request(method, path, token=self.token(person) if person else None, **kwargs)
 
-    def handoff(self, customer_id: str = "demo-standard", queue: str = "general", priority: int = 3,
-                sla_seconds: int = 3600, text: str = "this is the third time I ask!!!",
-                reasons: Optional[List[dict]] = None) -> Handoff:
+    def handoff(
+        self,
+        customer_id: str = "demo-standard",
+        queue: str = "general",
+        priority: int = 3,
+        sla_seconds: int = 3600,
+        text: str = "this is the third time I ask!!!",
+        reasons: Optional[List[dict]] = None,
+    ) -> Handoff:
         """A conversation that the bot handed over, as action_escalate leaves it: the customer's message in
         the tracker store and a waiting handoff."""
         conversation = f"conversation-{len(self.services.queue.list(None)) + 1}"
         self.tracker.customer_says(conversation, text)
         return self.services.queue.enqueue(
-            conversation, customer_id, "standard", {"tier": "standard"}, queue, priority,
-            reasons or [{"code": "asked_for_person", "text": "customer asked for a person"}], sla_seconds,
-            self.clock())
+            conversation,
+            customer_id,
+            "standard",
+            {"tier": "standard"},
+            queue,
+            priority,
+            reasons or [{"code": "asked_for_person", "text": "customer asked for a person"}],
+            sla_seconds,
+            self.clock(),
+        )
 
 
 def copy_project(target: Path) -> Path:
@@ -76,10 +90,22 @@ def service(tmp_path: Path) -> Service:
     tracker, clock = TrackerTable(Path(settings.tracker_db_path)), Clock()
     rasa = RecordingRasa(tracker)
     rules = parse_rules(round_the_clock(read_rules_mapping(SHIPPED_RULES_FILE)))
-    services = Services(settings, rules, HandoffQueue(database), agents, CustomerRepository(database), rasa,
-                        ConversationLog.for_sqlite_file(settings.tracker_db_path), clock)
-    blueprints = [site_blueprint(), accounts_blueprint(), agents_blueprint(),
-                  trainers_blueprint(training_for(settings, database))]
+    services = Services(
+        settings,
+        rules,
+        HandoffQueue(database),
+        agents,
+        CustomerRepository(database),
+        rasa,
+        ConversationLog.for_sqlite_file(settings.tracker_db_path),
+        clock,
+    )
+    blueprints = [
+        site_blueprint(),
+        accounts_blueprint(),
+        agents_blueprint(),
+        trainers_blueprint(training_for(settings, database)),
+    ]
     client = AppClient(create_app(services, blueprints, error_statuses=ERROR_STATUSES))
     yield Service(client, services, settings, rasa, tracker, clock)
     client.close()

@@ -1,4 +1,5 @@
 """Sign-in, roles, pages and static files of the escalation service, in-process."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,16 +11,23 @@ def test_sign_in_and_me(service):
     wrong = service.client.post("/api/sign-in", json={"agent": "alice", "password": "guess"})
     assert wrong.status == 401 and "error" in wrong.json
     assert service.client.post("/api/sign-in", json=["alice"]).status == 400
-    assert service.client.post("/api/sign-in", body=b"{not json", headers={"content-type": "application/json"}).status == 400
-    right = service.client.post("/api/sign-in", json={"agent": "alice", "password": service.settings.demo_agent_password})
+    assert (
+        service.client.post("/api/sign-in", body=b"{not json", headers={"content-type": "application/json"}).status
+        == 400
+    )
+    right = service.client.post(
+        "/api/sign-in", json={"agent": "alice", "password": service.settings.demo_agent_password}
+    )
     assert right.status == 200 and right.json["agent"]["name"] == "alice"
     me = service.client.get("/api/me", token=right.json["token"])
     assert me.status == 200 and me.json["name"] == "alice" and me.json["role"] == "agent"
     assert service.api("GET", "/api/me", person="tara").json["role"] == "trainer"
 
 
-@pytest.mark.parametrize("path", ["/api/me", "/api/queues", "/api/handoffs", "/api/handoffs/x",
-                                  "/api/training/inbox", "/api/training/releases"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/me", "/api/queues", "/api/handoffs", "/api/handoffs/x", "/api/training/inbox", "/api/training/releases"],
+)
 def test_every_api_route_needs_a_valid_token(service, path):
     assert service.client.get(path).status == 401
     assert service.client.get(path, token=agent_token("alice", "not-the-secret")).status == 401
@@ -27,10 +35,17 @@ def test_every_api_route_needs_a_valid_token(service, path):
     assert service.client.get(path, token="garbage").json["error"].startswith("Sign in")
 
 
-@pytest.mark.parametrize("person, path, status", [
-    ("tara", "/api/handoffs", 403), ("tara", "/api/queues", 403), ("tara", "/api/training/inbox", 200),
-    ("alice", "/api/training/inbox", 403), ("bob", "/api/training/labels", 403), ("alice", "/api/handoffs", 200),
-])
+@pytest.mark.parametrize(
+    "person, path, status",
+    [
+        ("tara", "/api/handoffs", 403),
+        ("tara", "/api/queues", 403),
+        ("tara", "/api/training/inbox", 200),
+        ("alice", "/api/training/inbox", 403),
+        ("bob", "/api/training/labels", 403),
+        ("alice", "/api/handoffs", 200),
+    ],
+)
 def test_roles_are_separate(service, person, path, status):
     response = service.api("GET", path, person=person)
     assert response.status == status, response.json
@@ -49,14 +64,25 @@ def test_pages_have_a_strict_content_security_policy(service, page):
 
 def test_the_website_lets_the_widget_reach_rasa(service):
     csp = service.client.get("/").headers["content-security-policy"]
-    assert f"http://testserver:{service.settings.rasa_port}" in csp and f"ws://testserver:{service.settings.rasa_port}" in csp
+    assert (
+        f"http://testserver:{service.settings.rasa_port}" in csp
+        and f"ws://testserver:{service.settings.rasa_port}" in csp
+    )
 
 
-@pytest.mark.parametrize("path, status", [
-    ("/static/console.js", 200), ("/static/site.css", 200), ("/static/webchat.js", 200), ("/static/console.html", 404),
-    ("/static/..%2Fapp.py", 404), ("/static/%2e%2e%2fapp.py", 404), ("/static/nothing.js", 404),
-    ("/static/..%2F..%2F..%2Fcommon%2Fsettings.py", 404),
-])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/static/console.js", 200),
+        ("/static/site.css", 200),
+        ("/static/webchat.js", 200),
+        ("/static/console.html", 404),
+        ("/static/..%2Fapp.py", 404),
+        ("/static/%2e%2e%2fapp.py", 404),
+        ("/static/nothing.js", 404),
+        ("/static/..%2F..%2F..%2Fcommon%2Fsettings.py", 404),
+    ],
+)
 def test_static_files_and_nothing_else(service, path, status):
     response = service.client.get(path)
     assert response.status == status

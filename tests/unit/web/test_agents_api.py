@@ -1,5 +1,6 @@
 """The agents' console API, in-process: every route, who may do what, errors, ordering, transfer,
 queue membership, leases and SLA breaches (with a settable clock)."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,18 @@ def test_queue_order_is_sla_due_time_then_priority_whoever_came_first(service):
     vip = service.handoff("demo-vip", priority=1, sla_seconds=120)
     listed = service.api("GET", "/api/handoffs?status=waiting").json
     assert [h["id"] for h in listed] == [vip.id, standard.id]
-    assert set(listed[0]) >= {"id", "conversation_id", "customer_id", "tier", "queue", "priority", "sla_due_at",
-                              "reasons", "channel", "status"}
+    assert set(listed[0]) >= {
+        "id",
+        "conversation_id",
+        "customer_id",
+        "tier",
+        "queue",
+        "priority",
+        "sla_due_at",
+        "reasons",
+        "channel",
+        "status",
+    }
     assert listed[0]["reasons"] == [{"code": "asked_for_person", "text": "customer asked for a person"}]
 
 
@@ -50,8 +61,18 @@ def test_claim_greets_the_customer_and_only_one_agent_wins(service):
 
 
 def test_a_callback_is_claimed_without_a_chat_greeting(service):
-    handoff = service.services.queue.enqueue("conversation-cb", "demo-churn-risk", "premium", {}, "retention", 2,
-                                             [], 600, service.clock(), channel="phone_callback")
+    handoff = service.services.queue.enqueue(
+        "conversation-cb",
+        "demo-churn-risk",
+        "premium",
+        {},
+        "retention",
+        2,
+        [],
+        600,
+        service.clock(),
+        channel="phone_callback",
+    )
     assert service.api("POST", f"/api/handoffs/{handoff.id}/claim").status == 200
     assert service.rasa.calls_named("say_as_agent") == []
 
@@ -126,7 +147,8 @@ def test_resolve_hands_back_to_the_bot_and_closes_the_handoff(service):
     resolved = service.api("POST", f"/api/handoffs/{handoff.id}/resolve")
     assert resolved.status == 200 and resolved.json["status"] == "resolved"
     assert service.rasa.calls_named("hand_back_asking_for_csat") == [
-        ("hand_back_asking_for_csat", handoff.conversation_id, handoff.id)]
+        ("hand_back_asking_for_csat", handoff.conversation_id, handoff.id)
+    ]
     closed = service.api("POST", f"/api/handoffs/{handoff.id}/messages", json={"text": "still there?"})
     assert closed.status == 409 and "resolved" in closed.json["error"]
 
@@ -134,8 +156,10 @@ def test_resolve_hands_back_to_the_bot_and_closes_the_handoff(service):
 def test_transfer_only_to_an_existing_queue_and_only_by_the_owner(service):
     handoff = service.handoff("demo-churn-risk", sla_seconds=600)
     service.api("POST", f"/api/handoffs/{handoff.id}/claim")
-    assert service.api("POST", f"/api/handoffs/{handoff.id}/transfer", person="bob",
-                       json={"queue": "retention"}).status == 403
+    assert (
+        service.api("POST", f"/api/handoffs/{handoff.id}/transfer", person="bob", json={"queue": "retention"}).status
+        == 403
+    )
     for bad in ({"queue": "nowhere"}, {"queue": None}, {}):
         refused = service.api("POST", f"/api/handoffs/{handoff.id}/transfer", json=bad)
         assert refused.status == 400 and "retention" in refused.json["error"]
@@ -145,8 +169,10 @@ def test_transfer_only_to_an_existing_queue_and_only_by_the_owner(service):
     assert service.api("GET", "/api/queues").json == {"queues": list(service.services.rules.queues)}
 
 
-@pytest.mark.parametrize("method, suffix", [("GET", ""), ("GET", "/messages"), ("POST", "/claim"),
-                                            ("POST", "/resolve"), ("POST", "/messages")])
+@pytest.mark.parametrize(
+    "method, suffix",
+    [("GET", ""), ("GET", "/messages"), ("POST", "/claim"), ("POST", "/resolve"), ("POST", "/messages")],
+)
 def test_unknown_handoffs_are_404(service, method, suffix):
     response = service.api(method, f"/api/handoffs/no-such-id{suffix}", json={"text": "hi"})
     assert response.status == 404 and response.json["error"]

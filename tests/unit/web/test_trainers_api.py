@@ -1,12 +1,25 @@
 """The trainers' API, in-process, on a copy of the bot project: inbox, labelling, reviews, releases."""
+
 from __future__ import annotations
 
 
 def misunderstood(service, conversation: str, texts) -> None:
     for text in texts:
-        service.tracker.append(conversation, {"event": "user", "text": text, "timestamp": 1.0, "parse_data": {
-            "intent": {"name": "nlu_fallback", "confidence": 0.1},
-            "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.1}, {"name": "faq", "confidence": 0.08}]}})
+        service.tracker.append(
+            conversation,
+            {
+                "event": "user",
+                "text": text,
+                "timestamp": 1.0,
+                "parse_data": {
+                    "intent": {"name": "nlu_fallback", "confidence": 0.1},
+                    "intent_ranking": [
+                        {"name": "nlu_fallback", "confidence": 0.1},
+                        {"name": "faq", "confidence": 0.08},
+                    ],
+                },
+            },
+        )
 
 
 def test_inbox_labels_and_reviews(service):
@@ -20,11 +33,16 @@ def test_inbox_labels_and_reviews(service):
     assert "request_human" in choices["intents"] and "shipping_cost" in choices["faq_topics"]
     assert "nlu_fallback" not in choices["intents"]
 
-    labelled = service.api("POST", "/api/training/labels", person="tara",
-                           json={"texts": ["do you sell garden gnomes"], "kind": "out_of_scope"})
+    labelled = service.api(
+        "POST",
+        "/api/training/labels",
+        person="tara",
+        json={"texts": ["do you sell garden gnomes"], "kind": "out_of_scope"},
+    )
     assert labelled.status == 201 and labelled.json["label"] == "out_of_scope"
-    assert not [g for g in service.api("GET", "/api/training/inbox", person="tara").json["groups"]
-                if "gnomes" in g["text"]]
+    assert not [
+        g for g in service.api("GET", "/api/training/inbox", person="tara").json["groups"] if "gnomes" in g["text"]
+    ]
     reviews = service.api("GET", "/api/training/reviews", person="tara").json
     assert reviews[0]["text"] == "do you sell garden gnomes" and reviews[0]["trainer"] == "tara"
 
@@ -32,8 +50,9 @@ def test_inbox_labels_and_reviews(service):
 def test_bad_labels_are_400_with_the_reason(service):
     for body in ({"texts": "not a list"}, {}, ["x"]):
         assert service.api("POST", "/api/training/labels", person="tara", json=body).status == 400
-    wrong = service.api("POST", "/api/training/labels", person="tara",
-                        json={"texts": ["hello"], "kind": "faq", "name": "no_such_topic"})
+    wrong = service.api(
+        "POST", "/api/training/labels", person="tara", json={"texts": ["hello"], "kind": "faq", "name": "no_such_topic"}
+    )
     assert wrong.status == 400 and "no_such_topic" in wrong.json["error"]
 
 
@@ -52,11 +71,28 @@ def test_handoffs_because_the_bot_did_not_understand_are_found_by_their_code(ser
     misunderstood(service, "c-lost", ["wen does the sofa come", "wen does the sofa come??"])
     misunderstood(service, "c-other", ["do you ship to mars"])
     queue = service.services.queue
-    queue.enqueue("c-lost", None, "anonymous", {}, "general", 4,
-                  [{"code": "not_understood", "text": "any wording at all"}], 3600, service.clock())
-    queue.enqueue("c-other", None, "anonymous", {}, "general", 4,
-                  [{"code": "asked_for_person", "text": "bot did not understand (words alone do not count)"}],
-                  3600, service.clock())
+    queue.enqueue(
+        "c-lost",
+        None,
+        "anonymous",
+        {},
+        "general",
+        4,
+        [{"code": "not_understood", "text": "any wording at all"}],
+        3600,
+        service.clock(),
+    )
+    queue.enqueue(
+        "c-other",
+        None,
+        "anonymous",
+        {},
+        "general",
+        4,
+        [{"code": "asked_for_person", "text": "bot did not understand (words alone do not count)"}],
+        3600,
+        service.clock(),
+    )
     groups = service.api("GET", "/api/training/inbox", person="tara").json["groups"]
     reasons = {g["text"]: g["reasons"] for g in groups}
     assert "handed over because the bot did not understand" in reasons["wen does the sofa come"]
