@@ -7,7 +7,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: demo test test-fast check setup setup-dev env browser inbox release rollback seed train migrate token agent-token bench lock validate clean
+.PHONY: demo test test-fast check shell rasa setup setup-dev env browser inbox release rollback seed train migrate token agent-token bench lock validate clean
 
 demo: setup env seed
 	@$(PY) -m tools.launcher
@@ -51,7 +51,15 @@ migrate: setup env
 	@$(PY) -c 'from common.database import migrate; from common.settings import load_settings; migrate(load_settings().customer_db_url)'
 
 validate: setup
-	@$(VENV)/bin/rasa data validate --domain bot/domain.yml --data data --config config.yml
+	@$(VENV)/bin/rasa data validate
+
+# Talk to the bot in the terminal (Rasa's shell with this project's settings; starts the action server).
+shell: setup env seed
+	@$(PY) -m tools.rasa_cli shell $(ARGS)
+
+# Any Rasa command with this project's settings, domain, endpoints and credentials: make rasa ARGS="run"
+rasa: setup env
+	@$(PY) -m tools.rasa_cli $(ARGS)
 
 # Prints only the token, so it can be used as $$(make -s token CUSTOMER=demo-vip).
 token: setup env

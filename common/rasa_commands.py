@@ -20,6 +20,7 @@ BIN = Path(sys.executable).parent
 RASA = str(BIN / "rasa")
 MODELS_DIR = PROJECT_ROOT / "models"
 BOT_DIR = PROJECT_ROOT / "bot"
+DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
 
 
 TRAINING_INPUTS = (
@@ -62,9 +63,7 @@ def training_inputs_digest(config: Path) -> str:
     return digest.hexdigest()
 
 
-def train(
-    out_dir: Path = MODELS_DIR, config: Path = PROJECT_ROOT / "config.yml", extra_args: Optional[List[str]] = None
-) -> Path:
+def train(out_dir: Path = MODELS_DIR, config: Path = DEFAULT_CONFIG, extra_args: Optional[List[str]] = None) -> Path:
     """Trains unless the newest model was built from the same inputs; returns the model path.
 
     Rasa itself would build a new model file on every call (from its cache), so the inputs are
@@ -77,19 +76,14 @@ def train(
     if newest is not None and stamp.exists() and stamp.read_text().split() == [digest, newest.name]:
         print(f"==> Model {newest.name} is up to date (no data, config or code changed)", flush=True)
         return newest
-    command = [
-        RASA,
-        "train",
-        "--domain",
-        str(BOT_DIR / "domain.yml"),
-        "--config",
-        str(config),
-        "--data",
-        str(PROJECT_ROOT / "data"),
-        "--out",
-        str(out_dir),
-        *(extra_args or []),
-    ]
+    # `rasa train` as a Rasa user types it at the project root (domain.yml there points into bot/),
+    # with only what differs from its defaults.
+    command = [RASA, "train"]
+    if config != DEFAULT_CONFIG:
+        command += ["--config", str(config)]
+    if out_dir != MODELS_DIR:
+        command += ["--out", str(out_dir)]
+    command += list(extra_args or [])
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=cli_env())
     if result.returncode != 0:
         raise SystemExit(f"Training failed (exit {result.returncode}); the output above says why.")
