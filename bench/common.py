@@ -10,10 +10,28 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+from common.settings import setting
 from training.evaluation import ModelParser, retrieval_key  # noqa: F401 (shared with the release gate)
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
-SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+class MissingBenchData(RuntimeError):
+    """A public data set a benchmark needs is not where BENCH_DATA_DIR says."""
+
+
+def public_data(relative: str) -> Path:
+    """A file or folder of the public data sets under BENCH_DATA_DIR (layout: bench/data/README.md).
+    Nothing is downloaded: without the data, the benchmark is skipped with this message."""
+    root = setting("BENCH_DATA_DIR")
+    path = Path(root) / relative if root else None
+    if path is None or not path.exists():
+        raise MissingBenchData(
+            f"Skipped: {relative} not found ({'BENCH_DATA_DIR is not set' if not root else f'looked in {root}'}). "
+            "Put the public data sets in a folder laid out as bench/data/README.md says and set BENCH_DATA_DIR "
+            "to it (in .env or the environment)."
+        )
+    return path
 
 
 def _read(path: str) -> str:

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from bench.common import REPORTS_DIR, SHARED_DATASETS, ModelParser, grouped_bar_chart, write_report
+from bench.common import REPORTS_DIR, ModelParser, grouped_bar_chart, public_data, write_report
 from bench.thresholds import Prediction, choose_threshold, operating_point
 from common.settings import PROJECT_ROOT
 
-DATA = SHARED_DATASETS / "clinc150" / "data_full.json"
+DATA = "clinc150/data_full.json"  # under BENCH_DATA_DIR
 OOS = "oos"
 FALLBACK = "nlu_fallback"
 PUBLISHED = {  # Larson et al. 2019, Table 2, oos-train, full data
@@ -62,9 +62,7 @@ def predictions(parser: ModelParser, pairs: List[Tuple[str, str]]) -> Tuple[List
 def main() -> Dict:
     from rasa.model_training import train_nlu
 
-    if not DATA.exists():
-        raise SystemExit(f"CLINC150 not found at {DATA}; it lives in ../shared/datasets next to the repo.")
-    data = json.loads(DATA.read_text())
+    data = json.loads(public_data(DATA).read_text())
     train = data["train"] + data["oos_train"]
     val = data["val"] + data["oos_val"]
     test = data["test"] + data["oos_test"]

@@ -15,7 +15,7 @@ from typing import Dict, List, Tuple
 
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from bench.common import REPORTS_DIR, SHARED_DATASETS, grouped_bar_chart, write_report
+from bench.common import REPORTS_DIR, grouped_bar_chart, public_data, write_report
 from escalation.core.sentiment import DISSATISFIED_AT, NEUTRAL_BAND, score_message, vader_compound
 
 CORPORA = {
@@ -81,7 +81,7 @@ def main() -> None:
     ]
     chart_rows = []
     for name, (filename, published) in CORPORA.items():
-        rows = read_corpus(SHARED_DATASETS / "vader_ground_truth" / filename)
+        rows = read_corpus(public_data(f"vader_ground_truth/{filename}"))
         print(f"==> {name}: {len(rows)} texts", flush=True)
         s = corpus_scores(rows)
         lines.append(

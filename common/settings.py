@@ -99,6 +99,8 @@ class Settings:
     release_tolerance_per_label: float = _setting("RELEASE_TOLERANCE_PER_LABEL", "0.10", _fraction)
     # labels with fewer held-out examples count only overall
     release_min_label_examples: int = _setting("RELEASE_MIN_LABEL_EXAMPLES", "3", _whole_number)
+    # benchmarks only: the folder with the public data sets (bench/data/README.md); "" = none
+    bench_data_dir: str = _setting("BENCH_DATA_DIR", "")
 
     @property
     def rasa_url(self) -> str:

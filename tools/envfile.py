@@ -1,10 +1,21 @@
-"""Creates `.env` from `.env.example` on first run, with freshly generated secrets."""
+"""Creates `.env` from `.env.example` on first run with freshly generated secrets, and fills in secrets
+that are missing later (a newer version added one, or a value was emptied).
+
+`.env` is read and written with python-dotenv only, the same reader the settings use, so "missing"
+means the same thing here and there: not set in the environment and empty or absent in `.env`. A
+secret the environment provides is never written to `.env`, so it cannot shadow the exported value.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 import sys
 from pathlib import Path
+from typing import List, Mapping, Optional
+
+from dotenv import dotenv_values, set_key
 
 from common.settings import DEFAULT_ENV_FILE, PROJECT_ROOT, SECRETS
 
@@ -17,41 +28,29 @@ def fresh_secret(key: str) -> str:
     return secrets.token_urlsafe(SECRET_BYTES.get(key, 32))
 
 
-def render_env(example_text: str) -> str:
-    """Returns the example's text with every empty secret filled in."""
-    lines = []
-    for line in example_text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() in SECRETS and not value.strip():
-            line = f"{key}={fresh_secret(key.strip())}"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+def missing_secrets(env_file: Path, environ: Mapping[str, str]) -> List[str]:
+    """Secrets set neither in the environment nor (non-empty) in `env_file`."""
+    values = dotenv_values(env_file) if env_file.exists() else {}
+    return [key for key in SECRETS if not (environ.get(key) or values.get(key))]
 
 
-def missing_secrets(env_text: str) -> list:
-    present = {}
-    for line in env_text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and not key.strip().startswith("#"):
-            present[key.strip()] = value.strip()
-    return [key for key in SECRETS if not present.get(key)]
-
-
-def ensure_env_file(target: Path = DEFAULT_ENV_FILE, example: Path = EXAMPLE_FILE) -> str:
-    """Creates `target` if it is missing, or adds secrets that a newer version introduced.
+def ensure_env_file(
+    target: Path = DEFAULT_ENV_FILE, example: Path = EXAMPLE_FILE, environ: Optional[Mapping[str, str]] = None
+) -> str:
+    """Creates `target` from `example` if it is missing, then fills in the missing secrets in place.
 
     Returns what it did: "created", "added KEY, ..." or "" when nothing was needed."""
-    if not target.exists():
-        target.write_text(render_env(example.read_text()))
+    environ = os.environ if environ is None else environ
+    created = not target.exists()
+    if created:
+        shutil.copyfile(example, target)
         target.chmod(0o600)
+    missing = missing_secrets(target, environ)
+    for key in missing:
+        set_key(str(target), key, fresh_secret(key), quote_mode="never")
+    if created:
         return "created"
-    text = target.read_text()
-    missing = missing_secrets(text)
-    if not missing:
-        return ""
-    additions = "".join(f"{key}={fresh_secret(key)}\n" for key in missing)
-    target.write_text(text + ("" if text.endswith("\n") or not text else "\n") + additions)
-    return "added " + ", ".join(missing)
+    return "added " + ", ".join(missing) if missing else ""
 
 
 if __name__ == "__main__":
@@ -59,4 +58,4 @@ if __name__ == "__main__":
     if done == "created":
         print(f"==> Created {DEFAULT_ENV_FILE.name} from .env.example with fresh secrets", file=sys.stderr)
     elif done:
-        print(f"==> {DEFAULT_ENV_FILE.name}: {done} (new settings, freshly generated)", file=sys.stderr)
+        print(f"==> {DEFAULT_ENV_FILE.name}: {done} (freshly generated)", file=sys.stderr)

@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from common.settings import MissingSetting, load_settings
-from tools.envfile import render_env
+from dotenv import dotenv_values
+
+from common.settings import SECRETS, MissingSetting, load_settings
+from tools.envfile import ensure_env_file
 
 
 def test_missing_secret_names_the_setting(tmp_path: Path):
@@ -37,13 +39,36 @@ def test_bad_number_is_reported_by_name(tmp_path: Path):
         )
 
 
-def test_rendered_env_has_fresh_distinct_secrets():
-    example = Path(__file__).resolve().parents[2].joinpath(".env.example").read_text()
-    first, second = render_env(example), render_env(example)
-    values = dict(line.split("=", 1) for line in first.splitlines() if "=" in line and not line.startswith("#"))
+def test_a_new_env_has_fresh_distinct_secrets_and_the_examples_settings(tmp_path: Path):
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    first, second = tmp_path / "first.env", tmp_path / "second.env"
+    assert ensure_env_file(first, example, environ={}) == "created"
+    assert ensure_env_file(second, example, environ={}) == "created"
+    values, other = dotenv_values(first), dotenv_values(second)
     assert len(values["CUSTOMER_TOKEN_SECRET"]) >= 40 and len(values["RASA_TOKEN"]) >= 40
-    assert first != second
-    assert "SEED_CUSTOMER_COUNT=240" in first  # non-secret settings are copied unchanged
+    assert all(values[key] != other[key] for key in SECRETS)
+    assert values["SEED_CUSTOMER_COUNT"] == "240"  # non-secret settings are copied unchanged
+    assert "# " in first.read_text()  # the example's comments stay
+
+
+def test_an_empty_quoted_secret_is_filled_so_the_advice_does_not_loop(tmp_path: Path):
+    env_file = tmp_path / ".env"
+    env_file.write_text('CUSTOMER_TOKEN_SECRET=a\nRASA_TOKEN=""\nAGENT_TOKEN_SECRET=b\nDEMO_AGENT_PASSWORD=p\n')
+    with pytest.raises(MissingSetting, match="RASA_TOKEN.*make env"):
+        load_settings(env={}, env_file=env_file)
+    assert ensure_env_file(env_file, environ={}) == "added RASA_TOKEN"  # what make env does
+    settings = load_settings(env={}, env_file=env_file)
+    assert len(settings.rasa_token) >= 40
+    assert env_file.read_text().count("RASA_TOKEN=") == 1  # filled in place, not appended twice
+
+
+def test_a_secret_from_the_environment_is_not_written_to_env(tmp_path: Path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("CUSTOMER_TOKEN_SECRET=a\nAGENT_TOKEN_SECRET=b\nDEMO_AGENT_PASSWORD=p\n")
+    environ = {"RASA_TOKEN": "exported-by-the-user"}
+    assert ensure_env_file(env_file, environ=environ) == ""
+    assert "RASA_TOKEN" not in dotenv_values(env_file)
+    assert load_settings(env=environ, env_file=env_file).rasa_token == "exported-by-the-user"
 
 
 def test_every_setting_is_documented_in_env_example():
@@ -68,10 +93,13 @@ def test_env_file_is_created_then_completed_with_new_secrets(tmp_path: Path):
 
     example = Path(__file__).resolve().parents[2] / ".env.example"
     target = tmp_path / ".env"
-    assert ensure_env_file(target, example) == "created"
-    assert ensure_env_file(target, example) == ""
+    assert ensure_env_file(target, example, environ={}) == "created"
+    assert ensure_env_file(target, example, environ={}) == ""
     target.write_text("RASA_TOKEN=keep-me\nCUSTOMER_TOKEN_SECRET=\n")  # an older .env
-    assert ensure_env_file(target, example) == "added CUSTOMER_TOKEN_SECRET, AGENT_TOKEN_SECRET, DEMO_AGENT_PASSWORD"
+    assert (
+        ensure_env_file(target, example, environ={})
+        == "added CUSTOMER_TOKEN_SECRET, AGENT_TOKEN_SECRET, DEMO_AGENT_PASSWORD"
+    )
     settings = load_settings(env={}, env_file=target)
     assert settings.rasa_token == "keep-me" and len(settings.agent_token_secret) >= 40
 
