@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from dotenv import dotenv_values
 
 from common.settings import SECRETS, MissingSetting, load_settings
