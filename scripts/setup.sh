@@ -65,9 +65,11 @@ if ! "$VENV/bin/python" -c 'import importlib.metadata as m; m.distribution("lark
   fi
 fi
 
-# The website's chat widget (npm package rasa-webchat), served by the escalation service.
+# The website's chat widget (npm package rasa-webchat), served by the escalation service; with --dev also
+# axe-core, which the browser tests use to check the pages' accessibility.
 WEB=escalation/web
-WEB_STAMP="$WEB/node_modules/.installed-lock"
+NPM_MODE=$($DEV && echo dev || echo runtime)
+WEB_STAMP="$WEB/node_modules/.installed-lock-$NPM_MODE"
 if ! { [ -f "$WEB_STAMP" ] && cmp -s "$WEB/package-lock.json" "$WEB_STAMP"; }; then
   if ! command -v npm >/dev/null 2>&1; then
     cat >&2 <<'MSG'
@@ -76,8 +78,12 @@ Install Node.js 18 or newer (e.g. apt-get install nodejs npm), then run this com
 MSG
     exit 1
   fi
-  echo "==> Installing the chat widget (npm ci in $WEB)"
-  # --ignore-scripts: only the widget's prebuilt bundle is used; no package build step runs.
-  (cd "$WEB" && npm ci --ignore-scripts --omit=dev --omit=peer --no-audit --no-fund --loglevel=error)
+  echo "==> Installing the chat widget$($DEV && echo ' and the accessibility checker') (npm ci in $WEB)"
+  # --ignore-scripts: only the packages' prebuilt bundles are used; no package build step runs.
+  if $DEV; then
+    (cd "$WEB" && npm ci --ignore-scripts --omit=peer --no-audit --no-fund --loglevel=error)
+  else
+    (cd "$WEB" && npm ci --ignore-scripts --omit=dev --omit=peer --no-audit --no-fund --loglevel=error)
+  fi
   cp "$WEB/package-lock.json" "$WEB_STAMP"
 fi

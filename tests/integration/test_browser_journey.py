@@ -100,7 +100,7 @@ def last_bot_message(page: Page):
 def sign_in(browser: Browser, system, agent: str = "alice") -> Page:
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(f"{system.escalation_url}/console")
-    page.select_option("#agent", agent)
+    page.fill("#agent", agent)
     page.fill("#password", system.settings.demo_agent_password)
     page.click("#sign-in-form button[type=submit]")
     expect(page.locator("#workspace")).to_be_visible(timeout=WAIT_MS)
@@ -111,6 +111,7 @@ def test_console_needs_an_agent(browser, system):
     page = browser.new_page()
     page.goto(f"{system.escalation_url}/console")
     expect(page.locator("#sign-in")).to_be_visible()
+    page.fill("#agent", "alice")
     page.fill("#password", "not-the-password")
     page.click("#sign-in-form button[type=submit]")
     expect(page.locator("#sign-in-error")).to_contain_text("wrong password", timeout=WAIT_MS)
@@ -183,6 +184,7 @@ def test_the_whole_journey(browser, system):
     agent.screenshot(path=str(SCREENSHOTS / "console.png"))
 
     # 7. The agent resolves: the bot takes over and asks for a rating; the customer clicks 4.
+    agent.once("dialog", lambda dialog: dialog.accept())  # "Resolve this conversation...?"
     agent.click("#resolve")
     expect(agent.locator("#status-line")).to_contain_text("Resolved", timeout=WAIT_MS)
     expect(last_bot_message(customer)).to_contain_text("rate", timeout=WAIT_MS)

@@ -151,6 +151,7 @@ def test_a_trainer_labels_and_releases_in_the_browser(browser, system):  # noqa:
         chat.send("I want to speak to a human")
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     page.goto(f"{system.escalation_url}/trainer")
+    page.fill("#agent", "tara")
     page.fill("#password", system.settings.demo_agent_password)
     page.click("#sign-in-form button[type=submit]")
     expect(page.locator("#workspace")).to_be_visible(timeout=15_000)

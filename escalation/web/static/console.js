@@ -66,21 +66,41 @@ function queueRow(handoff, now, {claimable}) {
     el("div", {cls: "badges"}, badges(handoff)),
     el("ul", {cls: "reasons"}, (handoff.reasons || []).map((reason) => el("li", {text: reason.text, attrs: {"data-code": reason.code}}))),
   );
-  if (claimable) {
-    const button = el("button", {text: "Claim", cls: "primary claim", attrs: {type: "button"}});
-    button.addEventListener("click", () => claim(handoff.id));
-    row.append(button);
-  } else {
-    row.addEventListener("click", () => openConversation(handoff.id));
-    row.classList.add("clickable");
-  }
+  const who = handoff.customer_id || "an anonymous visitor";
+  const button = claimable
+    ? el("button", {text: "Claim", cls: "primary claim", attrs: {type: "button", "aria-label": `Claim ${who}`}})
+    : el("button", {text: "Open", cls: "open",
+                    attrs: {type: "button", "aria-label": `Open the conversation with ${who}`}});
+  button.addEventListener("click", () => (claimable ? claim(handoff.id) : openConversation(handoff.id)));
+  row.append(button);
   return row;
 }
 
-function renderQueue() {
+// What a list shows, apart from the ticking countdowns: the queue is rebuilt only when this changes,
+// so a refresh does not take the keyboard focus away from the button an agent is on.
+function listSignature(handoffs) {
+  return JSON.stringify([state.openId, handoffs.map((h) => [h.id, h.status, h.queue, h.sla_breached_at, h.reasons])]);
+}
+
+function renderList(listId, handoffs, options) {
+  const list = $(listId);
+  const signature = listSignature(handoffs);
+  if (list.dataset.signature === signature) return;
+  const focused = list.contains(document.activeElement) ? document.activeElement : null;
+  const focusedId = focused && focused.closest("[data-id]") ? focused.closest("[data-id]").getAttribute("data-id") : null;
   const now = Date.now();
-  $("queue").replaceChildren(...state.waiting.map((h) => queueRow(h, now, {claimable: true})));
-  $("mine").replaceChildren(...state.mine.map((h) => queueRow(h, now, {claimable: false})));
+  list.replaceChildren(...handoffs.map((h) => queueRow(h, now, options)));
+  list.dataset.signature = signature;
+  if (focused) {  // the same row's button, or the row that took its place, keeps the focus
+    const same = focusedId && list.querySelector(`[data-id="${CSS.escape(focusedId)}"] button`);
+    const fallback = list.querySelector("button");
+    (same || fallback || $(listId === "queue" ? "waiting-count" : "mine-count")).focus();
+  }
+}
+
+function renderQueue() {
+  renderList("queue", state.waiting, {claimable: true});
+  renderList("mine", state.mine, {claimable: false});
   $("waiting-count").textContent = state.waiting.length;
   $("mine-count").textContent = state.mine.length;
 }
@@ -276,7 +296,11 @@ async function closeConversation(action, body) {
   await refreshQueue();
 }
 
-$("resolve").addEventListener("click", () => closeConversation("resolve"));
+$("resolve").addEventListener("click", () => {
+  if (window.confirm("Resolve this conversation and hand it back to the bot? The bot will ask the customer for a rating.")) {
+    closeConversation("resolve");
+  }
+});
 $("transfer").addEventListener("click", () => closeConversation("transfer", {queue: $("transfer-queue").value}));
 
 // The SLA countdowns tick every second between refreshes.

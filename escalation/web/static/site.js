@@ -67,4 +67,21 @@ async function start() {
   }, null);
 }
 
+// rasa-webchat's icon buttons have no text: name them for screen readers, whenever the widget renders them.
+const WIDGET_BUTTON_NAMES = [
+  [".rw-launcher", () => (document.querySelector(".rw-conversation-container") ? "Close the chat" : "Open the chat")],
+  [".rw-send", () => "Send the message"],
+  [".rw-close-button", () => "Close the chat"],
+];
+
+function nameWidgetButtons() {
+  for (const [selector, name] of WIDGET_BUTTON_NAMES) {
+    for (const button of document.querySelectorAll(selector)) {
+      if (button.getAttribute("aria-label") !== name()) button.setAttribute("aria-label", name());
+    }
+  }
+}
+
+new MutationObserver(nameWidgetButtons).observe(document.body, {childList: true, subtree: true});
+
 start().catch((error) => showError(`The chat could not start: ${error.message}`));

@@ -147,9 +147,10 @@ async function refreshReleases() {
   const data = await api("GET", "/api/training/releases");
   modelsView(data.models);
   $("runs").replaceChildren(...data.runs.map((run) => {
-    const item = el("li", {cls: "clickable", text: `${run.id}: ${run.state}${run.requested_by ? ` (${run.requested_by})` : ""}`});
-    item.addEventListener("click", () => releaseView(run));
-    return item;
+    const label = `${run.id}: ${run.state}${run.requested_by ? ` (${run.requested_by})` : ""}`;
+    const button = el("button", {text: label, cls: "link", attrs: {type: "button", "aria-label": `Show release ${label}`}});
+    button.addEventListener("click", () => releaseView(run));
+    return el("li", {}, [button]);
   }));
   return data;
 }
@@ -177,6 +178,9 @@ $("start-release").addEventListener("click", async () => {
 });
 
 $("rollback").addEventListener("click", async () => {
+  if (!window.confirm("Load the model that was live before the last release? Customers' messages wait a few seconds.")) {
+    return;
+  }
   try {
     const done = await api("POST", "/api/training/rollback");
     setStatus(`Rolled back: ${done.live.split("/").pop()} is live again (${done.seconds} s).`);
