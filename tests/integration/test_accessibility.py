@@ -14,7 +14,8 @@ from tests.integration.test_browser_journey import WAIT_MS, browser, open_websit
 AXE = PROJECT_ROOT / "escalation" / "web" / "node_modules" / "axe-core" / "axe.min.js"
 SERIOUS = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
   .filter((v) => v.impact === "serious" || v.impact === "critical")
-  .map((v) => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" "))}))"""
+  .map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" "))}))"""
 
 pytestmark = pytest.mark.browser
 
