@@ -13,7 +13,7 @@ demo: setup env seed
 	@$(PY) -m tools.launcher
 
 test: setup-dev env browser check
-	@$(PY) -m pytest
+	@$(PY) -m pytest -n 2 --dist loadgroup
 
 # The fast layer only (pure logic, the web app in-process, actions with rasa_sdk trackers): no servers.
 test-fast: setup-dev

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import stores
 from common.crm import Customer, CustomerRepository
-from common.names import CUSTOMER_TOKEN_KEY, JourneyStage, Slot, Tier
+from common.names import ACTION_LISTEN, CUSTOMER_TOKEN_KEY, JourneyStage, Slot, Tier
 from common.settings import Settings
 from common.tokens import Identity, verify
 
@@ -86,4 +86,4 @@ class ActionSessionStart(Action):
             logger.exception("Customer lookup failed; treating the visitor as anonymous.")
             customer = None
         slots = [SlotSet(name, value) for name, value in segment_slots(customer).items()]
-        return [SessionStarted(), *slots, ActionExecuted("action_listen")]
+        return [SessionStarted(), *slots, ActionExecuted(ACTION_LISTEN)]

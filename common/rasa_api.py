@@ -6,9 +6,9 @@ from typing import Dict, List, Optional
 
 import requests
 
-from common.names import Slot
+from common.names import ACTION_LISTEN, Slot
 
-LISTEN = {"event": "action", "name": "action_listen"}
+LISTEN = {"event": "action", "name": ACTION_LISTEN}
 
 
 class RasaUnavailable(RuntimeError):

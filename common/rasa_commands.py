@@ -7,6 +7,7 @@ Used by the release gate (training/), the launcher and the tests, so what is tes
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -67,9 +68,17 @@ def train(out_dir: Path = MODELS_DIR, config: Path = DEFAULT_CONFIG, extra_args:
     """Trains unless the newest model was built from the same inputs; returns the model path.
 
     Rasa itself would build a new model file on every call (from its cache), so the inputs are
-    hashed here and the hash is stored next to the model.
+    hashed here and the hash is stored next to the model. Processes that train into the same folder
+    at once (test workers, `make demo` beside `make test`) take turns: the later one finds the model
+    up to date instead of training it again.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _train_unless_up_to_date(out_dir, config, extra_args)
+
+
+def _train_unless_up_to_date(out_dir: Path, config: Path, extra_args: Optional[List[str]]) -> Path:
     digest = training_inputs_digest(config)
     stamp = out_dir / ".inputs-sha256"
     newest = _newest_model(out_dir)

@@ -13,6 +13,12 @@ issues or confirms the session id in `session_confirm`.
 
 Configured in bot/credentials.yml in place of Rasa's own `rest` and `socketio` channels; the
 webhook paths stay the same (/webhooks/rest/webhook, /socket.io).
+
+python-socketio is pinned below 5.10 (requirements.in). Rasa's own channel, which first needed it, is
+no longer used, but this one still relies on it: from 5.10 on `AsyncServer.enter_room`/`leave_room`
+are coroutines, and Rasa 3.6's `SocketIOOutput` and `SocketBlueprint` were written against the 5.x
+releases Rasa pins; moving past 5.10 means awaiting those calls here and checking Rasa's classes with
+the newer python-engineio under Sanic 21.12, with the browser tests as the judge.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+from common.names import Intent
+
 
 class ModelParser:
     """Parses texts with a trained Rasa model in-process (NLU only, no server)."""
@@ -33,7 +35,7 @@ class ModelParser:
         return [self.parse(t) for t in texts]
 
 
-def retrieval_key(parse: Dict, retrieval_intent: str = "faq") -> str:
+def retrieval_key(parse: Dict, retrieval_intent: str = Intent.FAQ) -> str:
     """The full label the bot acted on: `faq/<topic>` for FAQ, otherwise the intent name."""
     intent = (parse.get("intent") or {}).get("name")
     if intent == retrieval_intent:

@@ -26,14 +26,19 @@ from escalation.rules_file import write_round_the_clock_copy
 from tools import launcher
 from tools.seed import seed_customers
 
+TRAINERS_MODULE = "test_trainers.py"  # its own system and two real releases: the longest part
+
 
 def pytest_collection_modifyitems(items):
     """Everything under tests/integration is marked `integration`; `pytest -m "not integration"` runs the
-    fast layer."""
+    fast layer. With two workers (`make test`: pytest -n 2 --dist loadgroup) the trainers' tests run on
+    one and everything that uses the shared running system on the other, each system started once."""
     here = Path(__file__).resolve().parent
     for item in items:
-        if here in Path(str(item.fspath)).resolve().parents:
+        path = Path(str(item.fspath)).resolve()
+        if here in path.parents:
             item.add_marker(pytest.mark.integration)
+            item.add_marker(pytest.mark.xdist_group("trainers" if path.name == TRAINERS_MODULE else "system"))
 
 
 class RunningBot(launcher.System):
