@@ -70,7 +70,9 @@ fi
 WEB=escalation/web
 NPM_MODE=$($DEV && echo dev || echo runtime)
 WEB_STAMP="$WEB/node_modules/.installed-lock-$NPM_MODE"
-if ! { [ -f "$WEB_STAMP" ] && cmp -s "$WEB/package-lock.json" "$WEB_STAMP"; }; then
+installed() { [ -f "$1" ] && cmp -s "$WEB/package-lock.json" "$1"; }
+# The dev install holds everything the runtime one does: `make demo` after `make test` keeps it.
+if ! installed "$WEB_STAMP" && ! { ! $DEV && installed "$WEB/node_modules/.installed-lock-dev"; }; then
   if ! command -v npm >/dev/null 2>&1; then
     cat >&2 <<'MSG'
 ERROR: npm was not found. The website's chat widget (rasa-webchat) is installed with npm.
