@@ -3,7 +3,7 @@ system and with two real releases: customers' messages the bot misunderstands re
 trainer labels them (over the API, and in the trainers' page in Chromium), releases a candidate that
 passes the gate and is loaded into the running Rasa server, which then understands them; a wrongly
 labelled batch makes a candidate that is refused, saying why; rollback brings the first model back.
-The tests of this module build on each other, in order."""
+The steps build on each other, so they run in order inside one test (test workers may reorder tests)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,6 @@ RELEASE_TIMEOUT_SECONDS = 600
 @pytest.fixture(scope="module")
 def system(trained_model: Path, tmp_path_factory):
     with running_project_copy(trained_model, tmp_path_factory.mktemp("trainer-system")) as running:
-        running.original_model = live_model_name(running)
         yield running
 
 
@@ -112,7 +111,15 @@ def test_roles_are_separate(system):
     assert requests.get(f"{system.escalation_url}/api/training/inbox", timeout=10).status_code == 401
 
 
-def test_misunderstood_messages_reach_the_inbox_and_are_labelled(system):
+@pytest.mark.browser
+def test_the_trainers_loop(browser, system):  # noqa: F811
+    original = live_model_name(system)
+    gift_wrap = misunderstood_messages_reach_the_inbox_and_are_labelled(system)
+    a_trainer_labels_and_releases_in_the_browser(browser, system, original, gift_wrap)
+    a_wrongly_labelled_batch_is_refused_and_rollback_goes_one_step_back(system, original)
+
+
+def misunderstood_messages_reach_the_inbox_and_are_labelled(system) -> dict:
     # Customers ask about gift wrapping, which the bot knows nothing about; they rephrase or ask for a
     # person. Each question comes twice, from different customers and written a little differently.
     for variant in (str, lambda text: text.capitalize() + "?"):
@@ -137,13 +144,12 @@ def test_misunderstood_messages_reach_the_inbox_and_are_labelled(system):
     assert labelled.status_code == 201, labelled.text
     result = labelled.json()
     assert result["held_out"] and len(result["trained"]) + len(result["held_out"]) == len(GIFT_WRAP)
-    system.gift_wrap_labels = result
     remaining = trainer_api(system, "GET", "/api/training/inbox").json()["groups"]
     assert not {t for g in remaining for t in g["texts"]} & set(GIFT_WRAP)  # reviewed: out of the inbox
+    return result
 
 
-@pytest.mark.browser
-def test_a_trainer_labels_and_releases_in_the_browser(browser, system):  # noqa: F811
+def a_trainer_labels_and_releases_in_the_browser(browser, system, original: str, gift_wrap: dict) -> None:
     for first, second in zip(SHOWROOM[::2], SHOWROOM[1::2]):
         chat = system.conversation("demo-free")
         chat.send(first)
@@ -179,15 +185,15 @@ def test_a_trainer_labels_and_releases_in_the_browser(browser, system):  # noqa:
     page.close()
 
     # The released model is live and understands both batches: the page's and the API's.
-    assert live_model_name(system) != system.original_model
+    assert live_model_name(system) != original
     models = trainer_api(system, "GET", "/api/training/releases").json()
     assert models["models"]["serving"] == live_model_name(system)
-    assert Path(models["models"]["previous"]).name == system.original_model
+    assert Path(models["models"]["previous"]).name == original
     report = models["runs"][0]["report"]
-    held_out = system.gift_wrap_labels["held_out"]
+    held_out = gift_wrap["held_out"]
     assert report["heldout"]["per_label"]["faq/gift_wrapping"]["messages"] == len(held_out)
     assert ANSWER in system.conversation().send("do you have a showroom I can visit?")[0]["text"]
-    trained = system.gift_wrap_labels["trained"]
+    trained = gift_wrap["trained"]
     understood = [
         text
         for text in trained
@@ -197,9 +203,8 @@ def test_a_trainer_labels_and_releases_in_the_browser(browser, system):  # noqa:
     assert GIFT_WRAP_ANSWER in system.conversation().send("would you gift wrap it for me?")[0]["text"]
 
 
-def test_a_wrongly_labelled_batch_is_refused_and_rollback_goes_one_step_back(system):
+def a_wrongly_labelled_batch_is_refused_and_rollback_goes_one_step_back(system, original: str) -> None:
     released = live_model_name(system)
-    assert released != system.original_model, "needs the release of the test before"
     wrong = trainer_api(
         system, "POST", "/api/training/labels", json={"texts": WRONG_BATCH, "kind": "faq", "name": "password_reset"}
     )
@@ -215,5 +220,5 @@ def test_a_wrongly_labelled_batch_is_refused_and_rollback_goes_one_step_back(sys
 
     back = trainer_api(system, "POST", "/api/training/rollback")
     assert back.status_code == 200, back.text
-    assert live_model_name(system) == system.original_model
+    assert live_model_name(system) == original
     assert trainer_api(system, "POST", "/api/training/rollback").status_code == 409  # only one step
