@@ -149,13 +149,13 @@ def misunderstood_messages_reach_the_inbox_and_are_labelled(system) -> dict:
     return result
 
 
-def a_trainer_labels_and_releases_in_the_browser(browser, system, original: str, gift_wrap: dict) -> None:
+def a_trainer_labels_and_releases_in_the_browser(pages, system, original: str, gift_wrap: dict) -> None:
     for first, second in zip(SHOWROOM[::2], SHOWROOM[1::2]):
         chat = system.conversation("demo-free")
         chat.send(first)
         chat.send(second)
         chat.send("I want to speak to a human")
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page = pages.new_page(viewport={"width": 1440, "height": 1000})
     page.goto(f"{system.escalation_url}/trainer")
     page.fill("#agent", "tara")
     page.fill("#password", system.settings.demo_agent_password)
