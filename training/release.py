@@ -334,13 +334,14 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
     }
     confusion_chart(cand_eval, f"Candidate on the held-out sets ({len(pairs)} messages)", out_dir / "confusion.png")
     report["confusion_chart"] = str(out_dir / "confusion.png")
+    if comparison.refusals:  # the first failure stops the gate (no conversation tests for a refused model)
+        return finish(False, comparison.refusals)
 
     _stage(report, "stories", "Conversation tests (tests/stories) with the candidate")
     ok, message = run_stories(project, candidate, out_dir / "stories")
     report["stories"] = message
-    refusals = comparison.refusals + ([] if ok else [message])
-    if refusals:
-        return finish(False, refusals)
+    if not ok:
+        return finish(False, [message])
 
     if load:
         _stage(report, "load", f"Loading {candidate.name} into the running Rasa server (PUT /model)")
