@@ -8,7 +8,7 @@ still goes through Rasa (agents' messages are pushed with its tracker events API
 the one writer of its store.
 
 Who said what: `user` events are the customer's; `bot` events carry `metadata.agent` when an agent
-wrote them (escalation/web/app.py sets it), otherwise they are the bot's.
+wrote them (common.rasa_api.RasaClient.say_as_agent sets it), otherwise they are the bot's.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ migrations (Alembic, in migrations/ at the project root).
 Repositories take a `Database`. Each of their methods runs in its own transaction, unless a unit of
 work is open in the calling context: then it joins it, and everything commits together or not at
 all (a CSAT rating goes to the handoff and to the customer's profile in one transaction).
+`HandoffQueue.enqueue` and `ReviewStore.add` detect a concurrent insert by the unique constraint failing
+at their own commit, so they are not for use inside a unit of work.
 """
 
 from __future__ import annotations

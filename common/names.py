@@ -71,7 +71,6 @@ class HandoffStatus:
     RESOLVED = "resolved"
     ABANDONED = "abandoned"
     ALL = (WAITING, ASSIGNED, RESOLVED, ABANDONED)
-    OPEN = (WAITING, ASSIGNED)
 
 
 class HandoffChannel:

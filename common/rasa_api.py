@@ -21,6 +21,11 @@ class RasaClient:
         self._token = token
         self._timeout = timeout
 
+    def _unavailable(self, problem: object) -> RasaUnavailable:
+        """The error to raise, without the token: requests puts the whole URL, `?token=` included, in
+        its messages, and these reach agents' screens and the logs."""
+        return RasaUnavailable(str(problem).replace(self._token, "<RASA_TOKEN>") if self._token else str(problem))
+
     def _url(self, conversation_id: str, suffix: str) -> str:
         return f"{self._base}/conversations/{requests.utils.quote(conversation_id, safe='')}/{suffix}"
 
@@ -30,7 +35,7 @@ class RasaClient:
                 self._url(conversation_id, "tracker"), params={"token": self._token}, timeout=self._timeout
             )
         except requests.RequestException as error:
-            raise RasaUnavailable(str(error)) from None
+            raise self._unavailable(error) from None
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code} for the tracker")
         return response.json()
@@ -47,7 +52,7 @@ class RasaClient:
                 self._url(conversation_id, "tracker/events"), json=events, params=params, timeout=self._timeout
             )
         except requests.RequestException as error:
-            raise RasaUnavailable(str(error)) from None
+            raise self._unavailable(error) from None
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
 
@@ -56,7 +61,7 @@ class RasaClient:
         try:
             response = requests.get(f"{self._base}/status", params={"token": self._token}, timeout=self._timeout)
         except requests.RequestException as error:
-            raise RasaUnavailable(str(error)) from None
+            raise self._unavailable(error) from None
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code} for its status")
         return (response.json().get("model_file") or "").rsplit("/", 1)[-1]
@@ -68,7 +73,7 @@ class RasaClient:
                 f"{self._base}/model", params={"token": self._token}, json={"model_file": model_file}, timeout=timeout
             )
         except requests.RequestException as error:
-            raise RasaUnavailable(str(error)) from None
+            raise self._unavailable(error) from None
         if response.status_code != 204:
             raise RasaUnavailable(f"Rasa refused the model ({response.status_code}): {response.text[:300]}")
 
@@ -82,7 +87,7 @@ class RasaClient:
                 timeout=self._timeout,
             )
         except requests.RequestException as error:
-            raise RasaUnavailable(str(error)) from None
+            raise self._unavailable(error) from None
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
 

@@ -1,8 +1,8 @@
 """Alembic's environment for the product's database (customers, handoffs, agents, reviews).
 
 Run through common.database.migrate(url), which hands over an open connection; `alembic` on the
-command line works too (`alembic -x url=sqlite:///var/customers.db upgrade head`, from this folder's
-parent, with script_location set to migrations)."""
+command line works too, with migrations/alembic.ini:
+`.venv/bin/alembic -c migrations/alembic.ini -x url=sqlite:///var/customers.db upgrade head`."""
 
 from __future__ import annotations
 

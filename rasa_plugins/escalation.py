@@ -31,10 +31,10 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from common.names import ACTION_ESCALATE
+from common.names import ACTION_ESCALATE, FRESH_START_EVENTS
 from common.settings import setting
 from escalation.core.policy import CustomerView, QueueState, Signals, decide
-from escalation.core.sentiment import score_message, since_fresh_start, turns_from_events
+from escalation.core.sentiment import score_message, turns_from_events
 from escalation.rules_file import load_rules
 
 SENTIMENT_KEY = "sentiment"
@@ -83,10 +83,16 @@ def _user_spoke_since_last_action(tracker: DialogueStateTracker) -> bool:
 
 
 def _session_user_events(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
-    """The customer's messages since the latest fresh start as minimal JSON events, oldest first.
-    Converts only user messages: this runs on every turn."""
-    events = since_fresh_start(list(tracker.events), lambda event: event.type_name)
-    return [{"event": "user", "text": e.text, "parse_data": e.parse_data} for e in events if isinstance(e, UserUttered)]
+    """The customer's messages since the latest fresh start (FRESH_START_EVENTS: a new session, a
+    restart, the bot taking the conversation back from a person) as minimal JSON events, oldest first.
+    Walks back only that far and converts only user messages: this runs on every turn."""
+    found = []
+    for event in reversed(tracker.events):
+        if event.type_name in FRESH_START_EVENTS:
+            break
+        if isinstance(event, UserUttered):
+            found.append({"event": "user", "text": event.text, "parse_data": event.parse_data})
+    return found[::-1]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)

@@ -51,18 +51,18 @@ def training_for(settings: Settings, database: Database) -> Training:
     )
 
 
+def app_for(services: Services, training: Training) -> Sanic:
+    """The web app: every audience's blueprint, the trainers' errors mapped with the escalation ones."""
+    blueprints = [site_blueprint(), accounts_blueprint(), agents_blueprint(), trainers_blueprint(training)]
+    return create_app(services, blueprints, error_statuses=TRAINING_ERRORS)
+
+
 def build(settings: Settings) -> Sanic:
     migrate(settings.customer_db_url)
     database = Database.from_url(settings.customer_db_url)
     services = services_for(settings, database)  # refuses to start with invalid rules, saying what is wrong
     services.agents.seed_demo_agents(settings.demo_agent_password)
-    blueprints = [
-        site_blueprint(),
-        accounts_blueprint(),
-        agents_blueprint(),
-        trainers_blueprint(training_for(settings, database)),
-    ]
-    return create_app(services, blueprints, error_statuses=TRAINING_ERRORS)
+    return app_for(services, training_for(settings, database))
 
 
 def main() -> None:

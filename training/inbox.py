@@ -11,7 +11,7 @@ out. Near-duplicates (character n-gram similarity) form one group, with a count,
 wordings, what the bot predicted with which confidence, and the conversation around one occurrence.
 
 Pure functions over events; `inbox_from_stores` feeds them from the tracker store, the queue and the
-reviews (for escalation/web/app.py and the CLI).
+reviews (for the trainers' API in training/web.py and the CLI).
 """
 
 from __future__ import annotations

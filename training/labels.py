@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -126,6 +127,9 @@ class Labeller:
         self.project = project
         self.store = store
         self.share = heldout_share_of_batch
+        # Labelling reads, edits and writes the project's files: two batches at once would overwrite
+        # each other's examples (the web app runs requests in a thread pool).
+        self._lock = threading.Lock()
 
     def _target(self, kind: str, name: Optional[str], answer: Optional[str]) -> str:
         if kind == OUT_OF_SCOPE:
@@ -160,6 +164,12 @@ class Labeller:
         trainer: str = "trainer",
     ) -> LabelResult:
         """Writes the messages under the label (a share to the held-out set) and records the reviews."""
+        with self._lock:
+            return self._label(texts, kind, name, answer, trainer)
+
+    def _label(
+        self, texts: List[str], kind: str, name: Optional[str], answer: Optional[str], trainer: str
+    ) -> LabelResult:
         label = self._target(kind, name, answer)
         if not texts:
             raise LabelError("Send at least one message to label.")

@@ -56,12 +56,9 @@ def trainers_blueprint(training: Training) -> Blueprint:
 
     @api.get("/labels")
     async def label_choices(request: Request) -> HTTPResponse:
+        intents, topics = await blocking(training.project.intents), await blocking(training.project.faq_topics)
         return json_response(
-            {
-                "intents": training.project.intents(),
-                "faq_topics": training.project.faq_topics(),
-                "heldout_share": request.app.ctx.services.settings.heldout_share,
-            }
+            {"intents": intents, "faq_topics": topics, "heldout_share": request.app.ctx.services.settings.heldout_share}
         )
 
     @api.post("/labels")
@@ -101,7 +98,7 @@ def trainers_blueprint(training: Training) -> Blueprint:
             serving = f"unknown (Rasa did not answer: {error})"
         return json_response(
             {
-                "models": {**read_state(training.project), "serving": serving},
+                "models": {**(await blocking(read_state, training.project)), "serving": serving},
                 "runs": await blocking(training.jobs.recent),
             }
         )
@@ -115,7 +112,7 @@ def trainers_blueprint(training: Training) -> Blueprint:
 
     @api.get("/releases/<run_id>/confusion.png")
     async def release_chart(_: Request, run_id: str) -> HTTPResponse:
-        path = training.jobs.confusion_chart(run_id)
+        path = await blocking(training.jobs.confusion_chart, run_id)
         if not path:
             raise ApiError(404, "No chart for that release.")
         return await file_response(path, mime_type="image/png")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Mapping, Tuple
+from typing import Dict, Iterable, Tuple
 
 from common.names import ReasonCode
 
@@ -15,10 +15,6 @@ class Reason:
 
     def as_json(self) -> Dict[str, str]:
         return {"code": self.code.value, "text": self.text}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Reason":
-        return cls(ReasonCode(data["code"]), str(data["text"]))
 
 
 def codes(reasons: Iterable[Reason]) -> Tuple[ReasonCode, ...]:

@@ -216,20 +216,33 @@ class HandoffQueue:
             ).all()
         return {queue: count for queue, count in rows}
 
-    def claim(self, handoff_id: str, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Handoff:
-        """Atomically gives a waiting handoff to `agent_id`; ClaimConflict when someone else has it."""
+    def claim(
+        self,
+        handoff_id: str,
+        agent_id: str,
+        now: datetime,
+        lease: timedelta = DEFAULT_LEASE,
+        queues: Optional[Iterable[str]] = None,
+    ) -> Handoff:
+        """Atomically gives a waiting handoff to `agent_id`, only while it is in one of `queues` when
+        given (a transfer in between cannot hand it to an agent of another queue); ClaimConflict when
+        someone else has it or it moved."""
+        conditions = [HandoffRow.id == handoff_id, HandoffRow.status == WAITING]
+        if queues is not None:
+            conditions.append(HandoffRow.queue.in_(list(queues)))
         with self._database.session() as session:
             result = session.execute(
                 update(HandoffRow)
-                .where(and_(HandoffRow.id == handoff_id, HandoffRow.status == WAITING))
+                .where(and_(*conditions))
                 .values(status=ASSIGNED, agent_id=agent_id, claimed_at=now, lease_expires_at=now + lease)
                 .execution_options(synchronize_session=False)
             )
             claimed = result.rowcount == 1
         if not claimed:
             current = self.get(handoff_id)  # raises NotFound for an unknown id
+            where = f" in the {current.queue} queue" if queues is not None and current.queue not in queues else ""
             raise ClaimConflict(
-                f"handoff {handoff_id} is {current.status}"
+                f"handoff {handoff_id} is {current.status}{where}"
                 + (f" (agent {current.agent_id})" if current.agent_id else "")
             )
         return self.get(handoff_id)
@@ -249,7 +262,7 @@ class HandoffQueue:
                 return None
             for candidate in candidates:
                 try:
-                    return self.claim(candidate.id, agent_id, now, lease)
+                    return self.claim(candidate.id, agent_id, now, lease, queues)
                 except ClaimConflict:
                     continue  # another agent was faster; try the next one
 

@@ -99,7 +99,7 @@ def claim_and_greet(services: Services, handoff_id: str, agent: Agent) -> Handof
     """Claims the handoff; in a live chat the customer learns a person has joined (the claim stands
     even if that message cannot be delivered)."""
     visible(services, handoff_id, agent)  # a waiting handoff is nobody's: only agents of its queue see it
-    handoff = services.queue.claim(handoff_id, agent.name, services.clock())
+    handoff = services.queue.claim(handoff_id, agent.name, services.clock(), queues=agent.queues)
     if handoff.channel == HandoffChannel.LIVE_CHAT:
         try:
             services.rasa.say_as_agent(

@@ -102,7 +102,7 @@ def upgrade() -> None:
                         f"The existing table {name} lacks {column.name}, which no version of this "
                         "product left out: this database was not made by it."
                     )
-                op.add_column(name, column.copy())
+                op.add_column(name, column)  # a fresh Column, not yet on any table
 
 
 def downgrade() -> None:

@@ -94,3 +94,17 @@ def test_refusals_say_why_and_change_nothing(project, labeller, texts, kind, nam
     with pytest.raises(LabelError, match=message):
         labeller.label(texts, kind, name, answer)
     assert {p: p.read_text() for p in project.nlu_files()} == before
+
+
+def test_batches_labelled_at_the_same_time_are_all_kept(project, labeller):
+    # The trainers' API runs requests in a thread pool: two trainers may label at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [
+        [f"where can I park my {thing} number {n}" for n in range(4)] for thing in ("bike", "car", "van", "boat")
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda texts: labeller.label(texts, OUT_OF_SCOPE), batches))
+    kept = set(project.training_examples()[OUT_OF_SCOPE]) | set(project.heldout_examples().get(OUT_OF_SCOPE, []))
+    for texts, result in zip(batches, results):
+        assert set(texts) <= kept, result.as_json()

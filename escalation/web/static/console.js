@@ -94,7 +94,7 @@ function renderList(listId, handoffs, options) {
   if (focused) {  // the same row's button, or the row that took its place, keeps the focus
     const same = focusedId && list.querySelector(`[data-id="${CSS.escape(focusedId)}"] button`);
     const fallback = list.querySelector("button");
-    (same || fallback || $(listId === "queue" ? "waiting-count" : "mine-count")).focus();
+    (same || fallback || $(listId === "queue" ? "waiting-heading" : "mine-heading")).focus();
   }
 }
 

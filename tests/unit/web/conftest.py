@@ -18,15 +18,11 @@ from escalation.core.rules import parse_rules, round_the_clock
 from escalation.queue.agents import AgentDirectory, agent_token
 from escalation.queue.handoffs import Handoff, HandoffQueue
 from escalation.rules_file import SHIPPED_RULES_FILE, read_rules_mapping
-from escalation.web.accounts import accounts_blueprint
-from escalation.web.agents_api import agents_blueprint
-from escalation.web.app import Services, create_app
-from escalation.web.site import site_blueprint
-from service.wiring import training_for
+from escalation.web.app import Services
+from service.wiring import app_for, training_for
 from tests.support.asgi_client import AppClient, Response
 from tests.support.fakes import Clock, RecordingRasa, TrackerTable
 from tools.seed import seed_customers
-from training.web import ERROR_STATUSES, trainers_blueprint
 
 PROJECT_PARTS = ("data", "bot", "config.yml", "tests/nlu", "tests/stories")
 
@@ -100,12 +96,6 @@ def service(tmp_path: Path) -> Service:
         ConversationLog.for_sqlite_file(settings.tracker_db_path),
         clock,
     )
-    blueprints = [
-        site_blueprint(),
-        accounts_blueprint(),
-        agents_blueprint(),
-        trainers_blueprint(training_for(settings, database)),
-    ]
-    client = AppClient(create_app(services, blueprints, error_statuses=ERROR_STATUSES))
+    client = AppClient(app_for(services, training_for(settings, database)))  # the service's own wiring
     yield Service(client, services, settings, rasa, tracker, clock)
     client.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from escalation.queue.handoffs import ClaimConflict
+
 
 def test_queue_order_is_sla_due_time_then_priority_whoever_came_first(service):
     standard = service.handoff("demo-standard", priority=3, sla_seconds=3600)
@@ -191,3 +193,12 @@ def test_upkeep_records_sla_breaches_once_and_returns_silent_agents_handoffs(ser
     assert service.api("GET", f"/api/handoffs/{due_soon.id}").json["sla_breached_at"] == breached_at  # once
     back = service.api("GET", f"/api/handoffs/{claimed.id}").json
     assert back["status"] == "waiting" and back["agent_id"] is None
+
+
+def test_a_claim_holds_only_while_the_handoff_is_in_a_queue_the_agent_serves(service):
+    # bob saw it in general, then its owner transferred it to concierge before his claim arrived.
+    handoff = service.handoff(queue="concierge")
+    bob = service.services.agents.get("bob")
+    with pytest.raises(ClaimConflict, match="concierge queue"):
+        service.services.queue.claim(handoff.id, "bob", service.clock(), queues=bob.queues)
+    assert service.services.queue.get(handoff.id).status == "waiting"
