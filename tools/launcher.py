@@ -66,28 +66,27 @@ def start_action_server(settings: Settings, log_dir: Path = VAR_DIR / "logs") ->
     )
 
 
+def rasa_run_command(settings: Settings, model: Path, endpoints: Path = BOT_DIR / "endpoints.yml") -> List[str]:
+    """`rasa run` for this project. Values go as `--option=value`: a generated token may start with "-",
+    which argparse would otherwise take for an option (Rasa then exits at start)."""
+    return [
+        RASA,
+        "run",
+        f"--model={model}",
+        "--enable-api",
+        f"--auth-token={settings.rasa_token}",
+        f"--interface={settings.rasa_host}",
+        f"--port={settings.rasa_port}",
+        f"--credentials={BOT_DIR / 'credentials.yml'}",
+        f"--endpoints={endpoints}",
+        "--cors=*",
+    ]
+
+
 def start_rasa(
     settings: Settings, model: Path, log_dir: Path = VAR_DIR / "logs", endpoints: Path = BOT_DIR / "endpoints.yml"
 ) -> Service:
-    command = [
-        RASA,
-        "run",
-        "--model",
-        str(model),
-        "--enable-api",
-        "--auth-token",
-        settings.rasa_token,
-        "--interface",
-        settings.rasa_host,
-        "--port",
-        str(settings.rasa_port),
-        "--credentials",
-        str(BOT_DIR / "credentials.yml"),
-        "--endpoints",
-        str(endpoints),
-        "--cors",
-        "*",
-    ]
+    command = rasa_run_command(settings, model, endpoints)
     return _spawn("Rasa server", command, process_env(settings), log_dir / "rasa.log", f"{settings.rasa_url}/")
 
 

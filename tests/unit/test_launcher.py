@@ -1,0 +1,20 @@
+"""The `rasa run` command line the launcher builds, read back by Rasa's own argument parser."""
+
+from pathlib import Path
+
+import pytest
+from rasa.__main__ import create_argument_parser
+
+from common.settings import throwaway_settings
+from tools.launcher import rasa_run_command
+
+
+@pytest.mark.parametrize("token", ["-starts-with-a-dash", "plain_token-123", "--double"])
+def test_every_generated_token_reaches_rasa_as_the_auth_token(tmp_path: Path, token: str):
+    # secrets.token_urlsafe() starts with "-" once in 64 tokens; Rasa then refused to start.
+    settings = throwaway_settings(tmp_path, RASA_TOKEN=token)
+    command = rasa_run_command(settings, tmp_path / "model.tar.gz")
+    args = create_argument_parser().parse_args(command[1:])
+    assert args.auth_token == token
+    assert args.port == settings.rasa_port and args.enable_api and args.cors == ["*"]
+    assert args.endpoints.endswith("bot/endpoints.yml") and args.credentials.endswith("bot/credentials.yml")
