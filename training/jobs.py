@@ -29,7 +29,9 @@ class ReleaseJobs:
     def start(self, requested_by: str) -> str:
         with self._lock:
             if self._still_running():
-                raise ReleaseBusy(f"release {self._running_id} is still running")
+                raise ReleaseBusy(
+                    f"Wait for the running release to finish (release {self._running_id} is still running)."
+                )
             run_id = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
             folder = self.runs_dir / run_id
             folder.mkdir(parents=True)

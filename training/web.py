@@ -83,10 +83,7 @@ def trainers_blueprint(training: Training) -> Blueprint:
 
     @api.post("/releases")
     async def start_release(request: Request) -> HTTPResponse:
-        try:
-            run_id = await blocking(training.jobs.start, request.ctx.agent.name)
-        except ReleaseBusy as busy:
-            raise ApiError(409, f"Wait for the running release to finish ({busy}).") from None
+        run_id = await blocking(training.jobs.start, request.ctx.agent.name)  # ReleaseBusy: 409
         return json_response({"id": run_id, "state": "running"}, status=202)
 
     @api.get("/releases")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from common.names import FALLBACK_INTENTS, FRESH_START_EVENTS, Intent
 
@@ -194,14 +194,10 @@ def conversation_frustration(turns: Sequence[Turn]) -> Frustration:
     return Frustration(round(min(1.0, level), 3), round(trend, 3), fallbacks, rephrases, human_requests, tuple(reasons))
 
 
-Event = TypeVar("Event")
-
-
-def since_fresh_start(events: Sequence[Event], event_type: Callable[[Event], str]) -> Sequence[Event]:
-    """The events after the latest fresh start (FRESH_START_EVENTS), found by walking back from the end:
-    this runs on every turn, and a long conversation's earlier sessions need not be looked at."""
+def _since_fresh_start(events: Sequence[Dict[str, Any]]) -> Sequence[Dict[str, Any]]:
+    """The events after the latest fresh start (FRESH_START_EVENTS), found by walking back from the end."""
     for index in range(len(events) - 1, -1, -1):
-        if event_type(events[index]) in FRESH_START_EVENTS:
+        if events[index].get("event") in FRESH_START_EVENTS:
             return events[index:]
     return events
 
@@ -209,7 +205,7 @@ def since_fresh_start(events: Sequence[Event], event_type: Callable[[Event], str
 def turns_from_events(events: Sequence[Dict[str, Any]]) -> List[Turn]:
     """The customer's messages since the latest fresh start, from Rasa's JSON events."""
     turns = []
-    for event in since_fresh_start(events, lambda e: str(e.get("event"))):
+    for event in _since_fresh_start(events):
         if event.get("event") != "user" or not event.get("text"):
             continue
         parse = event.get("parse_data") or {}
