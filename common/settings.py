@@ -69,6 +69,9 @@ class Settings:
     rasa_host: str = _setting("RASA_HOST", "127.0.0.1")
     rasa_port: int = _setting("RASA_PORT", "5005", _whole_number)
     action_server_port: int = _setting("ACTION_SERVER_PORT", "5055", _whole_number)
+    # the action server answers only Rasa: on this interface, and only calls that carry this token
+    action_server_host: str = _setting("ACTION_SERVER_HOST", "127.0.0.1")
+    action_server_token: str = _setting("ACTION_SERVER_TOKEN", secret=True)
     customer_token_secret: str = _setting("CUSTOMER_TOKEN_SECRET", secret=True)
     customer_token_ttl_seconds: int = _setting("CUSTOMER_TOKEN_TTL_SECONDS", "86400", _whole_number)
     customer_token_issuer: str = _setting("CUSTOMER_TOKEN_ISSUER", "larkspur-website")
@@ -81,10 +84,20 @@ class Settings:
     agent_token_secret: str = _setting("AGENT_TOKEN_SECRET", secret=True)
     escalation_port: int = _setting("ESCALATION_PORT", "8000", _whole_number)
     escalation_rules_file: str = _setting("ESCALATION_RULES_FILE", str(PROJECT_ROOT / "escalation" / "rules.yml"))
-    # the demo agents' (alice, bob, tara) password
+    # the demo accounts (agents alice and bob, trainer tara) exist and can sign in; off unless set
+    demo_accounts: bool = _setting("DEMO_ACCOUNTS", "false", _flag)
+    # the demo accounts' password (used only with DEMO_ACCOUNTS=true)
     demo_agent_password: str = _setting("DEMO_AGENT_PASSWORD", secret=True)
-    # the website demo page mints tokens for the demo personas
-    demo_page_enabled: bool = _setting("DEMO_PAGE_ENABLED", "true", _flag)
+    # the website demo page mints tokens for the demo personas; off unless set
+    demo_page_enabled: bool = _setting("DEMO_PAGE_ENABLED", "false", _flag)
+    # how long a console sign-in lasts (an agent's shift), in seconds; sign-out ends it sooner
+    agent_token_ttl_seconds: int = _setting("AGENT_TOKEN_TTL_SECONDS", "43200", _whole_number)
+    # failed sign-ins allowed per account, and per client address, within the window; then 429
+    sign_in_failures_per_account: int = _setting("SIGN_IN_FAILURES_PER_ACCOUNT", "5", _whole_number)
+    sign_in_failures_per_address: int = _setting("SIGN_IN_FAILURES_PER_ADDRESS", "20", _whole_number)
+    sign_in_window_seconds: int = _setting("SIGN_IN_WINDOW_SECONDS", "900", _whole_number)
+    # reverse proxies in front of the service that set X-Forwarded-For (0: clients connect directly)
+    trusted_proxies: int = _setting("TRUSTED_PROXIES", "0", _whole_number)
     # where the widget reaches Rasa's socket.io; "" = the page's host, RASA_PORT
     widget_socket_url: str = _setting("WIDGET_SOCKET_URL", "")
     # the training data, domain, config and held-out sets trainers work on
@@ -108,7 +121,8 @@ class Settings:
 
     @property
     def action_server_url(self) -> str:
-        return f"http://127.0.0.1:{self.action_server_port}/webhook"
+        host = "127.0.0.1" if self.action_server_host in ("0.0.0.0", "::") else self.action_server_host
+        return f"http://{host}:{self.action_server_port}/webhook"
 
 
 FIELDS = dataclasses.fields(Settings)
@@ -170,6 +184,9 @@ def throwaway_settings(directory: Path, **overrides: object) -> Settings:
         "RASA_TOKEN": secrets.token_urlsafe(32),
         "AGENT_TOKEN_SECRET": secrets.token_urlsafe(32),
         "DEMO_AGENT_PASSWORD": secrets.token_urlsafe(12),
+        "ACTION_SERVER_TOKEN": secrets.token_urlsafe(32),
+        "DEMO_ACCOUNTS": "true",
+        "DEMO_PAGE_ENABLED": "true",
         "ESCALATION_PORT": str(free_port()),
         "CUSTOMER_DB_URL": f"sqlite:///{directory / 'customers.db'}",
         "TRACKER_DB_PATH": str(directory / "tracker.db"),

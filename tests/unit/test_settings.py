@@ -16,6 +16,7 @@ def test_environment_wins_over_env_file_which_wins_over_defaults(tmp_path: Path)
     env_file = tmp_path / ".env"
     env_file.write_text(
         "CUSTOMER_TOKEN_SECRET=from-file\nRASA_TOKEN=file-token\nAGENT_TOKEN_SECRET=a\nDEMO_AGENT_PASSWORD=p\nRASA_PORT=6000\n"
+        "ACTION_SERVER_TOKEN=x\n"
         "MAX_MESSAGE_CHARS=\n"
     )
     settings = load_settings(env={"RASA_PORT": "7000"}, env_file=env_file)
@@ -32,6 +33,7 @@ def test_bad_number_is_reported_by_name(tmp_path: Path):
                 "RASA_TOKEN": "t",
                 "AGENT_TOKEN_SECRET": "a",
                 "DEMO_AGENT_PASSWORD": "p",
+                "ACTION_SERVER_TOKEN": "x",
                 "RASA_PORT": "abc",
             },
             env_file=tmp_path / "none.env",
@@ -52,7 +54,7 @@ def test_a_new_env_has_fresh_distinct_secrets_and_the_examples_settings(tmp_path
 
 def test_an_empty_quoted_secret_is_filled_so_the_advice_does_not_loop(tmp_path: Path):
     env_file = tmp_path / ".env"
-    env_file.write_text('CUSTOMER_TOKEN_SECRET=a\nRASA_TOKEN=""\nAGENT_TOKEN_SECRET=b\nDEMO_AGENT_PASSWORD=p\n')
+    env_file.write_text('CUSTOMER_TOKEN_SECRET=a\nRASA_TOKEN=""\nAGENT_TOKEN_SECRET=b\nDEMO_AGENT_PASSWORD=p\nACTION_SERVER_TOKEN=x\n')
     with pytest.raises(MissingSetting, match="RASA_TOKEN.*make env"):
         load_settings(env={}, env_file=env_file)
     assert ensure_env_file(env_file, environ={}) == "added RASA_TOKEN"  # what make env does
@@ -63,7 +65,7 @@ def test_an_empty_quoted_secret_is_filled_so_the_advice_does_not_loop(tmp_path: 
 
 def test_a_secret_from_the_environment_is_not_written_to_env(tmp_path: Path):
     env_file = tmp_path / ".env"
-    env_file.write_text("CUSTOMER_TOKEN_SECRET=a\nAGENT_TOKEN_SECRET=b\nDEMO_AGENT_PASSWORD=p\n")
+    env_file.write_text("CUSTOMER_TOKEN_SECRET=a\nAGENT_TOKEN_SECRET=b\nDEMO_AGENT_PASSWORD=p\nACTION_SERVER_TOKEN=x\n")
     environ = {"RASA_TOKEN": "exported-by-the-user"}
     assert ensure_env_file(env_file, environ=environ) == ""
     assert "RASA_TOKEN" not in dotenv_values(env_file)
@@ -97,7 +99,7 @@ def test_env_file_is_created_then_completed_with_new_secrets(tmp_path: Path):
     target.write_text("RASA_TOKEN=keep-me\nCUSTOMER_TOKEN_SECRET=\n")  # an older .env
     assert (
         ensure_env_file(target, example, environ={})
-        == "added CUSTOMER_TOKEN_SECRET, AGENT_TOKEN_SECRET, DEMO_AGENT_PASSWORD"
+        == "added ACTION_SERVER_TOKEN, CUSTOMER_TOKEN_SECRET, AGENT_TOKEN_SECRET, DEMO_AGENT_PASSWORD"
     )
     settings = load_settings(env={}, env_file=target)
     assert settings.rasa_token == "keep-me" and len(settings.agent_token_secret) >= 40

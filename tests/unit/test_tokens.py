@@ -67,6 +67,7 @@ def test_token_cli_prints_only_the_token(capsys, monkeypatch):
         "CUSTOMER_TOKEN_ISSUER": ISSUER,
         "AGENT_TOKEN_SECRET": "agent-secret",
         "DEMO_AGENT_PASSWORD": "p",
+        "ACTION_SERVER_TOKEN": "x",
     }.items():
         monkeypatch.setenv(key, value)
     assert tokens.main(["customer", "demo-free"]) == 0
