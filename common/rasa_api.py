@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+import time
+from typing import Any, Callable, Dict, List, Optional
 
 import requests
 
@@ -15,11 +16,32 @@ class RasaUnavailable(RuntimeError):
     """The Rasa server did not answer, or refused the request."""
 
 
+CONNECT_TIMEOUT_SECONDS = 3.05  # a Rasa that is down refuses at once; one that is overloaded gets this long
+PAUSE_AFTER_FAILURE_SECONDS = 5.0
+
+
 class RasaClient:
-    def __init__(self, base_url: str, token: str, timeout: float = 10) -> None:
+    """Rasa's HTTP API, synchronous (callers run it in a thread pool).
+
+    After a call fails to reach Rasa, calls fail at once for `pause_after_failure` seconds instead of
+    each waiting for its own timeout: while Rasa is down or stuck, agents get an immediate "try again"
+    and the threads stay free for the database work of everyone else.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout: float = 10,
+        pause_after_failure: float = PAUSE_AFTER_FAILURE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._token = token
         self._timeout = timeout
+        self._pause = pause_after_failure
+        self._clock = clock
+        self._unreachable_until = 0.0
 
     def _unavailable(self, problem: object) -> RasaUnavailable:
         """The error to raise, without the token: requests puts the whole URL, `?token=` included, in
@@ -29,13 +51,24 @@ class RasaClient:
     def _url(self, conversation_id: str, suffix: str) -> str:
         return f"{self._base}/conversations/{requests.utils.quote(conversation_id, safe='')}/{suffix}"
 
-    def tracker(self, conversation_id: str) -> Dict:
+    def _call(self, method: str, url: str, timeout: Optional[float] = None, **kwargs: Any) -> requests.Response:
+        """One request to Rasa, with the token; RasaUnavailable when Rasa cannot be reached."""
+        waiting = self._unreachable_until - self._clock()
+        if waiting > 0:
+            raise RasaUnavailable(f"the Rasa server did not answer a moment ago (next try in {waiting:.0f} s)")
+        params = {"token": self._token, **kwargs.pop("params", {})}
         try:
-            response = requests.get(
-                self._url(conversation_id, "tracker"), params={"token": self._token}, timeout=self._timeout
+            response = requests.request(
+                method, url, params=params, timeout=(CONNECT_TIMEOUT_SECONDS, timeout or self._timeout), **kwargs
             )
         except requests.RequestException as error:
+            self._unreachable_until = self._clock() + self._pause
             raise self._unavailable(error) from None
+        self._unreachable_until = 0.0
+        return response
+
+    def tracker(self, conversation_id: str) -> Dict:
+        response = self._call("GET", self._url(conversation_id, "tracker"))
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code} for the tracker")
         return response.json()
@@ -44,50 +77,29 @@ class RasaClient:
         """Appends events to the conversation. With `deliver`, bot messages among them are also sent to
         the customer on the channel they last wrote from (the widget's socket); Rasa does this even
         while the conversation is paused, which is how agents' messages reach the customer."""
-        params = {"token": self._token}
-        if deliver:
-            params.update(execute_side_effects="true", output_channel="latest")
-        try:
-            response = requests.post(
-                self._url(conversation_id, "tracker/events"), json=events, params=params, timeout=self._timeout
-            )
-        except requests.RequestException as error:
-            raise self._unavailable(error) from None
+        params = {"execute_side_effects": "true", "output_channel": "latest"} if deliver else {}
+        response = self._call("POST", self._url(conversation_id, "tracker/events"), json=events, params=params)
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
 
     def loaded_model(self) -> str:
         """The file name of the model the Rasa server has loaded."""
-        try:
-            response = requests.get(f"{self._base}/status", params={"token": self._token}, timeout=self._timeout)
-        except requests.RequestException as error:
-            raise self._unavailable(error) from None
+        response = self._call("GET", f"{self._base}/status")
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code} for its status")
         return (response.json().get("model_file") or "").rsplit("/", 1)[-1]
 
     def load_model(self, model_file: str, timeout: float = 300) -> None:
         """Replaces the served model (`PUT /model`); Rasa answers once the new one is loaded."""
-        try:
-            response = requests.put(
-                f"{self._base}/model", params={"token": self._token}, json={"model_file": model_file}, timeout=timeout
-            )
-        except requests.RequestException as error:
-            raise self._unavailable(error) from None
+        response = self._call("PUT", f"{self._base}/model", timeout=timeout, json={"model_file": model_file})
         if response.status_code != 204:
             raise RasaUnavailable(f"Rasa refused the model ({response.status_code}): {response.text[:300]}")
 
     def execute(self, conversation_id: str, action: str) -> None:
         """Runs one bot action (e.g. a response) now, sending what it says on the latest channel."""
-        try:
-            response = requests.post(
-                self._url(conversation_id, "execute"),
-                json={"name": action},
-                params={"token": self._token, "output_channel": "latest"},
-                timeout=self._timeout,
-            )
-        except requests.RequestException as error:
-            raise self._unavailable(error) from None
+        response = self._call(
+            "POST", self._url(conversation_id, "execute"), json={"name": action}, params={"output_channel": "latest"}
+        )
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
 

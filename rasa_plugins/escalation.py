@@ -36,8 +36,12 @@ from common.settings import setting
 from escalation.core.policy import CustomerView, QueueState, Signals, decide
 from escalation.core.sentiment import score_message, turns_from_events
 from escalation.rules_file import load_rules
+from rasa_plugins import action_calls
 
 SENTIMENT_KEY = "sentiment"
+
+# Loaded by every Rasa process that runs this project's model (config.yml names the policy).
+action_calls.install()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

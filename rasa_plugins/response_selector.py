@@ -11,13 +11,20 @@ from typing import List
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.selectors.response_selector import ResponseSelector
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
+
+INTENT_PAYLOAD_PREFIX = "/"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class RetrievalResponseSelector(ResponseSelector):
     def _answers(self, message: Message) -> bool:
+        if (message.get(TEXT) or "").startswith(INTENT_PAYLOAD_PREFIX):
+            # "/faq" typed or sent as a payload: Rasa's RegexMessageHandler sets the intent after this
+            # component, so the classifier's intent says nothing; answer as Rasa's own selector would
+            # (utter_faq needs a selection, or it fails with KeyError 'response_selector').
+            return True
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         if self.retrieval_intent:
             return intent == self.retrieval_intent

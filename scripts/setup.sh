@@ -56,13 +56,17 @@ install_lock requirements.lock "the pinned dependencies"
 if $DEV; then
   install_lock requirements-dev.lock "the test and contributor tooling"
 fi
-if ! "$VENV/bin/python" -c 'import importlib.metadata as m; m.distribution("larkspur-support-bot")' >/dev/null 2>&1; then
+# Reinstalled when pyproject.toml changed: an editable install maps only the packages it knew of.
+PROJECT_STAMP="$VENV/.installed-pyproject.toml"
+if ! "$VENV/bin/python" -c 'import importlib.metadata as m; m.distribution("larkspur-support-bot")' >/dev/null 2>&1 \
+    || ! cmp -s pyproject.toml "$PROJECT_STAMP"; then
   echo "==> Installing this project into $VENV (editable)"
   # setuptools warns about every editable install; its output is shown only when the install fails.
   if ! output=$("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1); then
     echo "$output" >&2
     exit 1
   fi
+  cp pyproject.toml "$PROJECT_STAMP"
 fi
 
 # The website's chat widget (npm package rasa-webchat), served by the escalation service; with --dev also

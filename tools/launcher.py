@@ -9,11 +9,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, List
+from typing import IO, Callable, Deque, Iterator, List, Optional
 
 import requests
 
@@ -55,12 +57,15 @@ def _spawn(name: str, command: List[str], env: dict, log_path: Path, health_url:
     return Service(name, process, health_url, log_path)
 
 
+ACTION_SERVER, RASA_SERVER, ESCALATION_SERVICE = "action server", "Rasa server", "escalation service"
+
+
 def start_action_server(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
     command = [RASA, "run", "actions", "--actions", "actions", "--port", str(settings.action_server_port)]
     return _spawn(
-        "action server",
+        ACTION_SERVER,
         command,
-        process_env(settings),
+        {**process_env(settings), "SANIC_HOST": settings.action_server_host},  # rasa_sdk's listen address
         log_dir / "actions.log",
         f"http://127.0.0.1:{settings.action_server_port}/health",
     )
@@ -87,13 +92,13 @@ def start_rasa(
     settings: Settings, model: Path, log_dir: Path = VAR_DIR / "logs", endpoints: Path = BOT_DIR / "endpoints.yml"
 ) -> Service:
     command = rasa_run_command(settings, model, endpoints)
-    return _spawn("Rasa server", command, process_env(settings), log_dir / "rasa.log", f"{settings.rasa_url}/")
+    return _spawn(RASA_SERVER, command, process_env(settings), log_dir / "rasa.log", f"{settings.rasa_url}/")
 
 
 def start_escalation_service(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
     command = [str(BIN / "python"), "-m", "service"]
     return _spawn(
-        "escalation service",
+        ESCALATION_SERVICE,
         command,
         process_env(settings),
         log_dir / "escalation.log",
@@ -142,47 +147,170 @@ def wait_for_model(settings: Settings, timeout: float = 180) -> None:
     raise TimeoutError("The Rasa server did not load its model in time.")
 
 
+class GaveUp(RuntimeError):
+    """A process kept crashing: restarting it again would only hide the problem."""
+
+
+@dataclass
+class _Watched:
+    start: Callable[[], Service]
+    service: Service
+    crashes: Deque[float] = field(default_factory=deque)
+    restart_at: Optional[float] = None
+
+
+class Supervisor:
+    """Restarts a process that exited on its own, so one crash does not take the system down.
+
+    Bounded and with backoff: the n-th crash within RESTART_WINDOW_SECONDS waits 2^(n-1) s (at most
+    MAX_BACKOFF_SECONDS) before the restart; after MAX_CRASHES in the window `check` raises GaveUp with
+    the process's last log lines. Every crash and restart is reported through `report`. Stored
+    conversations and handoffs live in the databases, so a restarted process carries on from them.
+    """
+
+    MAX_CRASHES = 5
+    RESTART_WINDOW_SECONDS = 600
+    MAX_BACKOFF_SECONDS = 30
+
+    def __init__(self, report: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+        self._watched: List[_Watched] = []
+        self._report = report
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def watch(self, service: Service, start: Callable[[], Service]) -> None:
+        with self._lock:
+            self._watched.append(_Watched(start, service))
+
+    def current(self, name: str) -> Service:
+        with self._lock:
+            return next(w.service for w in self._watched if w.service.name == name)
+
+    def check(self) -> None:
+        """Notices crashed processes and restarts those whose backoff has passed (call it every second)."""
+        with self._lock:
+            for watched in self._watched:
+                self._check(watched, self._clock())
+
+    def _check(self, watched: _Watched, now: float) -> None:
+        service = watched.service
+        if watched.restart_at is None:
+            if service.process.poll() is None:
+                return
+            while watched.crashes and watched.crashes[0] < now - self.RESTART_WINDOW_SECONDS:
+                watched.crashes.popleft()
+            watched.crashes.append(now)
+            if len(watched.crashes) > self.MAX_CRASHES:
+                raise GaveUp(
+                    f"The {service.name} crashed {len(watched.crashes)} times in "
+                    f"{self.RESTART_WINDOW_SECONDS // 60} minutes; not restarting it again. "
+                    f"Last lines of {service.log_path}:\n{service.log_tail()}"
+                )
+            delay = min(2.0 ** (len(watched.crashes) - 1), self.MAX_BACKOFF_SECONDS)
+            watched.restart_at = now + delay
+            self._report(
+                f"The {service.name} exited (code {service.process.returncode}); restarting it in {delay:.0f} s "
+                f"(crash {len(watched.crashes)} of at most {self.MAX_CRASHES} in "
+                f"{self.RESTART_WINDOW_SECONDS // 60} minutes). Its log: {service.log_path}"
+            )
+        elif now >= watched.restart_at:
+            watched.service, watched.restart_at = watched.start(), None
+            self._report(f"Restarted the {service.name} (process {watched.service.process.pid}).")
+
+    def stop_all(self) -> None:
+        with self._lock:
+            for watched in reversed(self._watched):
+                watched.service.stop()
+
+
+@contextmanager
+def supervised(supervisor: Supervisor, interval: float = 0.5) -> Iterator[None]:
+    """Runs `supervisor.check()` in a background thread (for tests and benchmarks) until the block ends."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(interval):
+            try:
+                supervisor.check()
+            except GaveUp as problem:
+                print(problem, file=sys.stderr, flush=True)
+                return
+
+    thread = threading.Thread(target=loop, name="supervisor", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 @dataclass
 class System:
-    """The three processes of one running copy of the system."""
+    """The three processes of one running copy of the system, restarted when one crashes."""
 
     settings: Settings
     model: Path
-    rasa: Service
-    actions: Service
-    escalation: Service
+    supervisor: Supervisor
     log_dir: Path
+
+    @property
+    def rasa(self) -> Service:
+        return self.supervisor.current(RASA_SERVER)
+
+    @property
+    def actions(self) -> Service:
+        return self.supervisor.current(ACTION_SERVER)
+
+    @property
+    def escalation(self) -> Service:
+        return self.supervisor.current(ESCALATION_SERVICE)
 
     @property
     def escalation_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.escalation_port}"
 
-    def restart_rasa(self) -> None:
-        self.rasa.stop()
-        self.rasa = start_rasa(self.settings, self.model, log_dir=self.log_dir)
-        wait_until_up(self.rasa)
+    def wait_until_up(self) -> None:
+        """Until every process answers and Rasa has loaded its model (after a start or a restart)."""
+        for service in (self.actions, self.rasa, self.escalation):
+            wait_until_up(service)
         wait_for_model(self.settings)
 
-    def stop(self) -> None:
-        for service in (self.rasa, self.actions, self.escalation):
-            service.stop()
+    def restart_rasa(self) -> None:
+        """Stops the Rasa server as an operator would (Ctrl-C); the supervisor starts it again."""
+        stopped = self.rasa
+        stopped.stop()
+        while self.rasa is stopped:
+            time.sleep(0.2)
+        self.wait_until_up()
+
+
+def start_system(settings: Settings, model: Path, log_dir: Path, report: Callable[[str], None]) -> Supervisor:
+    """The action server, the Rasa server and the escalation service, watched by a Supervisor."""
+    supervisor = Supervisor(report)
+    starters = (
+        lambda: start_action_server(settings, log_dir=log_dir),
+        lambda: start_rasa(settings, model, log_dir=log_dir),
+        lambda: start_escalation_service(settings, log_dir=log_dir),
+    )
+    for start in starters:
+        supervisor.watch(start(), start)
+    return supervisor
 
 
 @contextmanager
 def running_system(settings: Settings, model: Path, log_dir: Path, kind=System) -> Iterator[System]:
-    """Starts the whole system (for tests and benchmarks), waits until it answers, stops it on exit."""
+    """Starts the whole system (for tests and benchmarks), waits until it answers, restarts a process that
+    crashes, and stops everything on exit."""
     migrate(settings.customer_db_url)  # before any process opens the database
-    actions = start_action_server(settings, log_dir=log_dir)
-    rasa = start_rasa(settings, model, log_dir=log_dir)
-    escalation = start_escalation_service(settings, log_dir=log_dir)
-    system = kind(settings, model, rasa, actions, escalation, log_dir)
+    supervisor = start_system(settings, model, log_dir, report=lambda line: print(line, file=sys.stderr, flush=True))
+    system = kind(settings, model, supervisor, log_dir)
     try:
-        for service in (actions, rasa, escalation):
-            wait_until_up(service)
-        wait_for_model(settings)
-        yield system
+        system.wait_until_up()
+        with supervised(supervisor):
+            yield system
     finally:
-        system.stop()
+        supervisor.stop_all()
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -190,8 +318,6 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def main() -> None:
-    from common.names import DEMO_PERSONAS
-
     # Ctrl-C and `kill` both stop everything cleanly, even when started from a script that ignores
     # SIGINT for background jobs.
     signal.signal(signal.SIGINT, _interrupt)
@@ -202,49 +328,66 @@ def main() -> None:
     print("==> Training the bot if its data, config or code changed", flush=True)
     model = train()
     print(f"==> Model: {model.name}", flush=True)
-    services: List[Service] = []
+    supervisor: Optional[Supervisor] = None
     try:
-        print(f"==> Starting the action server on port {settings.action_server_port}", flush=True)
-        services.append(start_action_server(settings))
-        print(f"==> Starting the Rasa server on {settings.rasa_url} (loading the model takes ~20 s)", flush=True)
-        services.append(start_rasa(settings, model))
         print(
-            f"==> Starting the escalation service (website, agent console, API) on port {settings.escalation_port}",
+            f"==> Starting the action server (port {settings.action_server_port}), the Rasa server "
+            f"({settings.rasa_url}; loading the model takes ~20 s) and the escalation service "
+            f"(website, agent console, API; port {settings.escalation_port})",
             flush=True,
         )
-        services.append(start_escalation_service(settings))
-        for service in services:
-            wait_until_up(service)
-        wait_for_model(settings)
-        site = f"http://127.0.0.1:{settings.escalation_port}"
-        print(
-            f"""
+        supervisor = start_system(
+            settings, model, VAR_DIR / "logs", report=lambda line: print(f"==> {line}", flush=True)
+        )
+        System(settings, model, supervisor, VAR_DIR / "logs").wait_until_up()
+        print(banner(settings), flush=True)
+        while True:
+            supervisor.check()
+            time.sleep(1)
+    except GaveUp as problem:
+        print(problem, file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print("\n==> Stopping", flush=True)
+    finally:
+        if supervisor is not None:
+            supervisor.stop_all()
+
+
+def banner(settings: Settings) -> str:
+    from common.names import DEMO_PERSONAS
+
+    site = f"http://127.0.0.1:{settings.escalation_port}"
+    if settings.demo_accounts:
+        accounts = (
+            f"sign in as alice or bob with the password {settings.demo_agent_password}  (DEMO_AGENT_PASSWORD in .env)"
+        )
+        trainer = "(sign in as tara, same password)"
+    else:
+        accounts = "sign in with an account made by `make agent-add` (demo accounts are off: DEMO_ACCOUNTS=false)"
+        trainer = "(a trainer's account: make agent-add ROLE=trainer ...)"
+    demo = (
+        f"(the yellow demo bar at the top lets you chat as one of the personas: {', '.join(DEMO_PERSONAS)})"
+        if settings.demo_page_enabled
+        else "(the demo bar is off: DEMO_PAGE_ENABLED=false)"
+    )
+    window = Supervisor.RESTART_WINDOW_SECONDS // 60
+    return f"""
 ==> The support bot is running. Logs: {VAR_DIR / "logs"}
 
   Website with the chat widget:  {site}/
-      (the yellow demo bar at the top lets you chat as one of the personas: {", ".join(DEMO_PERSONAS)})
+      {demo}
   Agent console:                 {site}/console
-      sign in as alice or bob with the password {settings.demo_agent_password}  (DEMO_AGENT_PASSWORD in .env)
-  Trainers' page:                {site}/trainer   (sign in as tara, same password)
+      {accounts}
+  Trainers' page:                {site}/trainer   {trainer}
 
 Try it: on the website choose demo-vip, ask "how long does delivery take?", then complain
 ("I'm still waiting for my refund, this is the third time I ask!"). The conversation appears at the
 top of the console's queue; claim it, write to the customer, resolve, and the bot asks for a rating.
 
+A process that crashes is restarted (at most {Supervisor.MAX_CRASHES} times in {window} minutes).
 Press Ctrl-C to stop everything.
-""",
-            flush=True,
-        )
-        while all(s.process.poll() is None for s in services):
-            time.sleep(1)
-        stopped = next(s for s in services if s.process.poll() is not None)
-        print(f"The {stopped.name} stopped unexpectedly. Last lines of its log:\n{stopped.log_tail()}", file=sys.stderr)
-        raise SystemExit(1)
-    except KeyboardInterrupt:
-        print("\n==> Stopping", flush=True)
-    finally:
-        for service in reversed(services):
-            service.stop()
+"""
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from sanic.response import json as json_response
 
 from escalation.queue.agents import TRAINER
 from escalation.web.accounts import guard
-from escalation.web.app import ApiError, Services, blocking, json_body
+from escalation.web.app import ApiError, Services, blocking, calling_rasa, json_body
 from training.inbox import inbox_from_stores
 from training.jobs import ReleaseBusy, ReleaseJobs
 from training.labels import LabelError, Labeller
@@ -90,7 +90,7 @@ def trainers_blueprint(training: Training) -> Blueprint:
     async def releases(request: Request) -> HTTPResponse:
         rasa = request.app.ctx.services.rasa
         try:
-            serving = await blocking(rasa.loaded_model)
+            serving = await calling_rasa(rasa.loaded_model)
         except Exception as error:  # RasaUnavailable or a network fault: say so, show the rest
             serving = f"unknown (Rasa did not answer: {error})"
         return json_response(

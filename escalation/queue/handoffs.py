@@ -293,6 +293,21 @@ class HandoffQueue:
             handoff_id, agent_id, {"status": RESOLVED, "resolved_at": now, "open_key": None, "lease_expires_at": None}
         )
 
+    def reopen(self, handoff_id: str, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Handoff:
+        """Undoes `resolve` when the conversation could not be handed back to the bot: the agent keeps it."""
+        handoff = self.get(handoff_id)
+        return self._owned_update(
+            handoff_id,
+            agent_id,
+            {
+                "status": ASSIGNED,
+                "resolved_at": None,
+                "open_key": handoff.conversation_id,
+                "lease_expires_at": now + lease,
+            },
+            statuses=(RESOLVED,),
+        )
+
     def transfer(self, handoff_id: str, agent_id: str, queue: str, now: datetime) -> Handoff:
         """Back to waiting, in another queue; the SLA due time is kept."""
         return self._owned_update(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from typing import Optional
 
@@ -27,10 +28,11 @@ from escalation.core.sentiment import score_message
 from escalation.queue.agents import AGENT, Agent
 from escalation.queue.handoffs import Handoff
 from escalation.web.accounts import guard
-from escalation.web.app import LONG_POLL_MAX_SECONDS, ApiError, Services, blocking, json_body, plain
+from escalation.web.app import LONG_POLL_MAX_SECONDS, ApiError, Services, blocking, calling_rasa, json_body, plain
 
 logger = logging.getLogger(__name__)
 LONG_POLL_INTERVAL_SECONDS = 0.15
+MAX_CURSOR = 2**63 - 1  # message ids are 64-bit integers in the tracker store
 LIST_FIELDS = (
     "id",
     "conversation_id",
@@ -114,22 +116,29 @@ def claim_and_greet(services: Services, handoff_id: str, agent: Agent) -> Handof
     return handoff
 
 
+# Each change below is made in the database first, atomically and only if the handoff is still this
+# agent's; only then is the customer messaged. A handoff that changed in between (lease expired,
+# another tab or process) is a 409 before anything reached the customer.
+
+
 def send_as_agent(services: Services, handoff_id: str, agent: Agent, text: str) -> None:
     handoff = owned(services, handoff_id, agent)
+    services.queue.heartbeat(handoff_id, agent.name, services.clock())  # still theirs, for a whole lease
     try:
         services.rasa.say_as_agent(handoff.conversation_id, text, agent.name, agent.display_name)
     except RasaUnavailable as error:
         raise ApiError(502, f"The message could not be delivered ({error}); try again.") from None
-    services.queue.heartbeat(handoff_id, agent.name, services.clock())
 
 
 def resolve(services: Services, handoff_id: str, agent: Agent) -> Handoff:
-    handoff = owned(services, handoff_id, agent)
+    owned(services, handoff_id, agent)
+    resolved = services.queue.resolve(handoff_id, agent.name, services.clock())
     try:
-        services.rasa.hand_back_asking_for_csat(handoff.conversation_id, handoff.id)
+        services.rasa.hand_back_asking_for_csat(resolved.conversation_id, resolved.id)
     except RasaUnavailable as error:
+        services.queue.reopen(handoff_id, agent.name, services.clock())  # the agent still has the customer
         raise ApiError(502, f"The bot could not take the conversation back ({error}); try again.") from None
-    return services.queue.resolve(handoff_id, agent.name, services.clock())
+    return resolved
 
 
 def transfer(services: Services, handoff_id: str, agent: Agent, target: Optional[str]) -> Handoff:
@@ -175,7 +184,9 @@ def agents_blueprint() -> Blueprint:
             after = int(request.args.get("after", 0))
             wait = min(float(request.args.get("wait", 0)), LONG_POLL_MAX_SECONDS)
         except ValueError:
-            raise ApiError(400, "after must be a whole number and wait a number of seconds.") from None
+            after, wait = -1, 0.0
+        if not 0 <= after <= MAX_CURSOR or not math.isfinite(wait):
+            raise ApiError(400, f"after must be a whole number from 0 to {MAX_CURSOR} and wait a number of seconds.")
         services, agent = _services(request), request.ctx.agent
         handoff = await blocking(visible, services, handoff_id, agent)
         messages = await wait_for_messages(services, handoff.conversation_id, after, wait)
@@ -196,16 +207,17 @@ def agents_blueprint() -> Blueprint:
         screened = screen_text(text if isinstance(text, str) else None, services.settings.max_message_chars)
         if screened.problem:
             raise ApiError(400, f'Send {{"text": "..."}} with 1 to {services.settings.max_message_chars} characters.')
-        await blocking(send_as_agent, services, handoff_id, request.ctx.agent, screened.text)
+        await calling_rasa(send_as_agent, services, handoff_id, request.ctx.agent, screened.text)
         return json_response({"sent": True, "text": screened.text}, status=201)
 
     @api.post("/handoffs/<handoff_id>/claim")
     async def claim(request: Request, handoff_id: str) -> HTTPResponse:
-        return json_response(plain(await blocking(claim_and_greet, _services(request), handoff_id, request.ctx.agent)))
+        handoff = await calling_rasa(claim_and_greet, _services(request), handoff_id, request.ctx.agent)
+        return json_response(plain(handoff))
 
     @api.post("/handoffs/<handoff_id>/resolve")
     async def resolve_handoff(request: Request, handoff_id: str) -> HTTPResponse:
-        return json_response(plain(await blocking(resolve, _services(request), handoff_id, request.ctx.agent)))
+        return json_response(plain(await calling_rasa(resolve, _services(request), handoff_id, request.ctx.agent)))
 
     @api.post("/handoffs/<handoff_id>/transfer")
     async def transfer_handoff(request: Request, handoff_id: str) -> HTTPResponse:

@@ -17,6 +17,7 @@ import functools
 import logging
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, Optional, Type
@@ -65,9 +66,20 @@ class Services:
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
+# Calls that wait for Rasa get threads of their own: a slow or stuck Rasa then holds up only those
+# calls (which fail fast after the first timeout, common/rasa_api.py), never the database work that
+# every console, long-poll and sign-in needs.
+RASA_CALLS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rasa-calls")
+
+
 async def blocking(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Runs a blocking call (database, HTTP) in the thread pool and waits for it without blocking the loop."""
+    """Runs a blocking database call in the thread pool and waits for it without blocking the loop."""
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args, **kwargs))
+
+
+async def calling_rasa(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Like `blocking`, for work that calls Rasa's HTTP API."""
+    return await asyncio.get_running_loop().run_in_executor(RASA_CALLS, functools.partial(function, *args, **kwargs))
 
 
 def json_body(request: Request) -> Optional[dict]:
