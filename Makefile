@@ -7,7 +7,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: demo test test-fast check shell rasa setup setup-dev env browser inbox release rollback seed train migrate token agent-token bench lock validate clean
+.PHONY: demo test test-fast check shell rasa setup setup-dev env browser inbox release rollback seed train migrate token agent-token agent-add agent-list agent-set agent-password agent-deactivate agent-activate bench lock validate clean
 
 demo: setup env seed
 	@$(PY) -m tools.launcher
@@ -79,9 +79,34 @@ lock: setup-dev
 clean:
 	rm -rf var models/*.tar.gz .pytest_cache
 
-# Prints only the token of a demo agent (alice, bob) or trainer (tara) for the escalation service's API.
+# Prints only the token of an active account (agent or trainer) for the escalation service's API.
 agent-token: setup env
 	@$(PY) -m tools.tokens agent "$(AGENT)"
+
+# Accounts of agents and trainers (docs/security.md). A password is asked for, or read from stdin when piped.
+# make agent-add NAME=carol ROLE=agent QUEUES=general,sales CAPACITY=3 DISPLAY="Carol Diaz"
+# (DISPLAY is taken only from the command line: the environment's DISPLAY is X11's.)
+agent-add: setup env
+	@$(PY) -m tools.accounts add "$(NAME)" --role "$(or $(ROLE),agent)" --queues "$(QUEUES)" \
+		--display-name "$(if $(filter command line,$(origin DISPLAY)),$(DISPLAY))" $(if $(CAPACITY),--capacity "$(CAPACITY)")
+
+agent-list: setup env
+	@$(PY) -m tools.accounts list
+
+# make agent-set NAME=carol [QUEUES=general] [CAPACITY=5] [ROLE=trainer] [DISPLAY="Carol Diaz-Lee"]
+agent-set: setup env
+	@$(PY) -m tools.accounts set "$(NAME)" $(if $(QUEUES),--queues "$(QUEUES)") \
+		$(if $(CAPACITY),--capacity "$(CAPACITY)") $(if $(ROLE),--role "$(ROLE)") \
+		$(if $(filter command line,$(origin DISPLAY)),--display-name "$(DISPLAY)")
+
+agent-password: setup env
+	@$(PY) -m tools.accounts password "$(NAME)"
+
+agent-deactivate: setup env
+	@$(PY) -m tools.accounts deactivate "$(NAME)"
+
+agent-activate: setup env
+	@$(PY) -m tools.accounts activate "$(NAME)"
 
 # Trainers (README: What a trainer does). The inbox and labelling are also on http://127.0.0.1:8000/trainer
 inbox: setup env

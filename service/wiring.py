@@ -17,7 +17,7 @@ from common.settings import Settings, load_settings
 from escalation.queue.agents import AgentDirectory
 from escalation.queue.handoffs import HandoffQueue
 from escalation.rules_file import load_rules
-from escalation.web.accounts import accounts_blueprint
+from escalation.web.accounts import accounts_blueprint, trust_proxies
 from escalation.web.agents_api import agents_blueprint
 from escalation.web.app import Services, create_app
 from escalation.web.site import site_blueprint
@@ -54,14 +54,17 @@ def training_for(settings: Settings, database: Database) -> Training:
 def app_for(services: Services, training: Training) -> Sanic:
     """The web app: every audience's blueprint, the trainers' errors mapped with the escalation ones."""
     blueprints = [site_blueprint(), accounts_blueprint(), agents_blueprint(), trainers_blueprint(training)]
-    return create_app(services, blueprints, error_statuses=TRAINING_ERRORS)
+    app = create_app(services, blueprints, error_statuses=TRAINING_ERRORS)
+    trust_proxies(app, services.settings.trusted_proxies)  # whose X-Forwarded-For sign-in's throttle believes
+    return app
 
 
 def build(settings: Settings) -> Sanic:
     migrate(settings.customer_db_url)
     database = Database.from_url(settings.customer_db_url)
     services = services_for(settings, database)  # refuses to start with invalid rules, saying what is wrong
-    services.agents.seed_demo_agents(settings.demo_agent_password)
+    # DEMO_ACCOUNTS=true: the demo accounts exist (untouched by operators); false: they cannot sign in
+    services.agents.sync_demo_accounts(settings.demo_accounts, settings.demo_agent_password)
     return app_for(services, training_for(settings, database))
 
 

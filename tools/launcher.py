@@ -157,6 +157,7 @@ class _Watched:
     service: Service
     crashes: Deque[float] = field(default_factory=deque)
     restart_at: Optional[float] = None
+    held: bool = False
 
 
 class Supervisor:
@@ -213,9 +214,22 @@ class Supervisor:
                 f"(crash {len(watched.crashes)} of at most {self.MAX_CRASHES} in "
                 f"{self.RESTART_WINDOW_SECONDS // 60} minutes). Its log: {service.log_path}"
             )
-        elif now >= watched.restart_at:
+        elif now >= watched.restart_at and not watched.held:
             watched.service, watched.restart_at = watched.start(), None
             self._report(f"Restarted the {service.name} (process {watched.service.process.pid}).")
+
+    @contextmanager
+    def holding(self, name: str) -> Iterator[None]:
+        """No restart of `name` while the block runs (it starts again after): to see how the rest of the
+        system copes without it, or to replace it by hand."""
+        with self._lock:
+            watched = next(w for w in self._watched if w.service.name == name)
+            watched.held = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                watched.held = False
 
     def stop_all(self) -> None:
         with self._lock:
@@ -275,14 +289,6 @@ class System:
         for service in (self.actions, self.rasa, self.escalation):
             wait_until_up(service)
         wait_for_model(self.settings)
-
-    def restart_rasa(self) -> None:
-        """Stops the Rasa server as an operator would (Ctrl-C); the supervisor starts it again."""
-        stopped = self.rasa
-        stopped.stop()
-        while self.rasa is stopped:
-            time.sleep(0.2)
-        self.wait_until_up()
 
 
 def start_system(settings: Settings, model: Path, log_dir: Path, report: Callable[[str], None]) -> Supervisor:

@@ -6,6 +6,7 @@ trainers' tests get one more, serving a copy of the bot project (they change its
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,6 +80,18 @@ class RunningBot(launcher.System):
         headers = {"Authorization": f"Bearer {agent_token(agent, self.settings.agent_token_secret)}"} if agent else {}
         return requests.request(method, f"{self.escalation_url}{path}", headers=headers, timeout=30, **kwargs)
 
+    def kill(self, name: str) -> None:
+        """`kill -9` of one process (launcher.ACTION_SERVER, RASA_SERVER or ESCALATION_SERVICE); returns
+        once the supervisor has started it again and everything answers."""
+        killed = self.supervisor.current(name)
+        killed.process.kill()
+        killed.process.wait()
+        deadline = time.monotonic() + 60
+        while self.supervisor.current(name) is killed:
+            assert time.monotonic() < deadline, f"the {name} was not restarted"
+            time.sleep(0.2)
+        self.wait_until_up()
+
     def clear_queue(self) -> None:
         """Resolves every open handoff (as alice, who serves every queue), for tests that look at the
         queue as a whole; the conversations go back to the bot."""
@@ -111,6 +124,9 @@ def trained_model() -> Path:
 def running_system(model: Path, tmp: Path, **overrides):
     """The whole system on throwaway databases and free ports, stopped on exit."""
     # The shipped rules with agents working around the clock, so results do not depend on the hour.
+    # Every test signs in from 127.0.0.1: the per-address limit on failed sign-ins would let one test's
+    # wrong passwords lock out the next (the limit itself is tested in-process, tests/unit/web).
+    overrides.setdefault("SIGN_IN_FAILURES_PER_ADDRESS", "100000")
     settings = throwaway_settings(
         tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml"), **overrides
     )

@@ -76,9 +76,14 @@ def test_the_whole_live_handoff(bot, vip_in_handoff):
     assert detail["profile"]["tier"] == "vip" and detail["sentiment_trend"]
 
     # Resolve: the bot takes over again and asks for a rating with 1-5 buttons.
+    log_before = bot.rasa.log_path.read_text(errors="replace")
     assert bot.api("POST", f"/api/handoffs/{handoff['id']}/resolve").status_code == 200
     question = next_reply(widget)
     assert "rate" in question["text"] and [b["title"] for b in question["quick_replies"]] == ["1", "2", "3", "4", "5"]
+    payloads = [b["payload"] for b in question["quick_replies"]]
+    assert payloads == [f'/rate_csat{{"csat_score": {n}}}' for n in range(1, 6)]
+    new_log = bot.rasa.log_path.read_text(errors="replace")[len(log_before) :]
+    assert " ERROR " not in new_log, new_log  # the buttons' payloads are not taken for slot placeholders
     widget.say(session_id, '/rate_csat{"csat_score": 4}')
     assert "Thank you" in next_reply(widget)["text"]
     rated = bot.api("GET", f"/api/handoffs/{handoff['id']}").json()

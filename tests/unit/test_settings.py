@@ -54,7 +54,9 @@ def test_a_new_env_has_fresh_distinct_secrets_and_the_examples_settings(tmp_path
 
 def test_an_empty_quoted_secret_is_filled_so_the_advice_does_not_loop(tmp_path: Path):
     env_file = tmp_path / ".env"
-    env_file.write_text('CUSTOMER_TOKEN_SECRET=a\nRASA_TOKEN=""\nAGENT_TOKEN_SECRET=b\nDEMO_AGENT_PASSWORD=p\nACTION_SERVER_TOKEN=x\n')
+    env_file.write_text(
+        'CUSTOMER_TOKEN_SECRET=a\nRASA_TOKEN=""\nAGENT_TOKEN_SECRET=b\nDEMO_AGENT_PASSWORD=p\nACTION_SERVER_TOKEN=x\n'
+    )
     with pytest.raises(MissingSetting, match="RASA_TOKEN.*make env"):
         load_settings(env={}, env_file=env_file)
     assert ensure_env_file(env_file, environ={}) == "added RASA_TOKEN"  # what make env does

@@ -57,23 +57,54 @@ def test_bad_tokens_are_anonymous_with_a_reason(token, reason):
     assert reason in identity.reason
 
 
-def test_token_cli_prints_only_the_token(capsys, monkeypatch):
-    from escalation.queue.agents import AGENT_TOKEN_ISSUER
+def test_token_ids_and_extra_claims_come_back():
+    token = mint("alice", SECRET, ISSUER, 3600, token_id="t-1", extra_claims={"gen": 2})
+    identity = verify(token, SECRET, ISSUER)
+    assert identity.token_id == "t-1" and identity.claims["gen"] == 2 and identity.expires_at > time.time()
+    assert verify(mint("alice", SECRET, ISSUER, 3600), SECRET, ISSUER).token_id is None  # as before: no jti
+    for bad_id in (7, "x" * 65):
+        token = jwt.encode(
+            {"sub": "a", "iss": ISSUER, "exp": time.time() + 60, "jti": bad_id}, SECRET, algorithm="HS256"
+        )
+        assert verify(token, SECRET, ISSUER).subject is None
+    with pytest.raises(ValueError):
+        mint("alice", SECRET, ISSUER, 60, extra_claims={"sub": "mallory"})
+
+
+def test_token_cli_prints_only_the_token(capsys, monkeypatch, tmp_path):
+    from common.database import Database, migrate
+    from escalation.queue.agents import AGENT_TOKEN_ISSUER, AgentDirectory, agent_from_token
     from tools import tokens
 
+    url = f"sqlite:///{tmp_path / 'accounts.db'}"
     for key, value in {
         "CUSTOMER_TOKEN_SECRET": SECRET,
         "RASA_TOKEN": "t",
         "CUSTOMER_TOKEN_ISSUER": ISSUER,
         "AGENT_TOKEN_SECRET": "agent-secret",
+        "AGENT_TOKEN_TTL_SECONDS": "600",
         "DEMO_AGENT_PASSWORD": "p",
         "ACTION_SERVER_TOKEN": "x",
+        "CUSTOMER_DB_URL": url,
     }.items():
         monkeypatch.setenv(key, value)
     assert tokens.main(["customer", "demo-free"]) == 0
     printed = capsys.readouterr().out.strip()
     assert verify(printed, SECRET, ISSUER).subject == "demo-free"
+
+    migrate(url)
+    directory = AgentDirectory(Database.from_url(url))
+    directory.seed_demo_agents("a-demo-password")
+    directory.set_password("tara", "a new long password")  # any active account, at its token generation
     assert tokens.main(["agent", "tara"]) == 0
-    assert verify(capsys.readouterr().out.strip(), "agent-secret", AGENT_TOKEN_ISSUER).subject == "tara"
-    for wrong in ([], ["demo-free"], ["agent", "mallory"], ["customer", ""]):
+    identity = verify(capsys.readouterr().out.strip(), "agent-secret", AGENT_TOKEN_ISSUER)
+    assert identity.subject == "tara" and identity.expires_at - identity.claims["iat"] == 600
+    assert tokens.main(["agent", "bob"]) == 0
+    assert agent_from_token(capsys.readouterr().out.strip(), "agent-secret", directory).name == "bob"
+
+    directory.deactivate("bob")
+    for refused in ("bob", "mallory"):  # deactivated, no such account
+        assert tokens.main(["agent", refused]) == 1
+        assert "no active account named" in capsys.readouterr().err
+    for wrong in ([], ["demo-free"], ["agent", ""], ["customer", ""]):
         assert tokens.main(wrong) == 2

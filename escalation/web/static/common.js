@@ -55,6 +55,22 @@ function signOut(message) {
   showSignIn(message);
 }
 
+// The "Sign out" button: the service revokes the token, then the page forgets it. Offline, the page
+// forgets it anyway and says that the token stays valid until it expires.
+async function endSession() {
+  let message = "You are signed out.";
+  if (session.token) {
+    try {
+      const response = await fetch("/api/sign-out", {method: "POST", headers: {"Authorization": `Bearer ${session.token}`}});
+      if (!response.ok && response.status !== 401) throw new Error(response.statusText);
+    } catch (_) {
+      message = "Signed out on this page, but the service could not be reached: the session ends when it expires.";
+    }
+  }
+  signOut(message);
+  $("agent").focus();
+}
+
 // Signs in with the page's form; `role` is the role the page is for ("agent" or "trainer").
 function setUpSignIn(role, onSignedIn) {
   async function enter() {
@@ -84,7 +100,7 @@ function setUpSignIn(role, onSignedIn) {
       $("sign-in-error").textContent = error.message;
     }
   });
-  $("sign-out").addEventListener("click", () => signOut(""));
+  $("sign-out").addEventListener("click", endSession);
   if (session.token) {
     enter().catch((error) => { if (error.status !== 401) showSignIn(error.message); });
   } else {

@@ -1,12 +1,14 @@
 """The escalation service's app built in-process from its factory, with the real blueprints, a real
-(throwaway, migrated) SQLite database, a recording stand-in for Rasa and a settable clock."""
+(throwaway, migrated) SQLite database, a recording stand-in for Rasa and a settable clock.
+
+A test changes settings by parametrizing `settings_overrides` (environment names and values)."""
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import pytest
 
@@ -76,13 +78,18 @@ def copy_project(target: Path) -> Path:
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Service:
-    settings = throwaway_settings(tmp_path, BOT_PROJECT_DIR=copy_project(tmp_path / "project"))
+def settings_overrides() -> Dict[str, object]:
+    return {}
+
+
+@pytest.fixture
+def service(tmp_path: Path, settings_overrides: Dict[str, object]) -> Service:
+    settings = throwaway_settings(tmp_path, BOT_PROJECT_DIR=copy_project(tmp_path / "project"), **settings_overrides)
     migrate(settings.customer_db_url)
     database = Database.from_url(settings.customer_db_url)
     seed_customers(CustomerRepository(database), 12)
     agents = AgentDirectory(database)
-    agents.seed_demo_agents(settings.demo_agent_password)
+    agents.sync_demo_accounts(settings.demo_accounts, settings.demo_agent_password)  # as service.wiring.build
     tracker, clock = TrackerTable(Path(settings.tracker_db_path)), Clock()
     rasa = RecordingRasa(tracker)
     rules = parse_rules(round_the_clock(read_rules_mapping(SHIPPED_RULES_FILE)))

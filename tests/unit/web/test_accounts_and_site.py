@@ -97,3 +97,135 @@ def test_demo_tokens(service):
     assert service.client.post("/demo/token", json={"persona": None}).json == {"persona": None, "token": None}
     assert service.client.post("/demo/token", json={"persona": "someone-else"}).status == 400
     assert service.client.get("/health").json == {"status": "ok"}
+
+
+# --- sign-out and revocation -----------------------------------------------------------------------
+
+
+def sign_in(service, name="alice", password=None, headers=None):
+    password = service.settings.demo_agent_password if password is None else password
+    return service.client.post("/api/sign-in", json={"agent": name, "password": password}, headers=headers)
+
+
+def test_me_shows_the_capacity(service):
+    assert service.api("GET", "/api/me").json["capacity"] == 3
+    assert sign_in(service).json["agent"]["capacity"] == 3
+
+
+def test_sign_out_revokes_the_token_it_was_sent_with(service):
+    first, second = sign_in(service).json["token"], sign_in(service).json["token"]
+    signed_out = service.client.post("/api/sign-out", token=first)
+    assert signed_out.status == 204 and signed_out.body == b""
+    assert service.client.get("/api/me", token=first).status == 401
+    assert service.client.get("/api/handoffs", token=first).status == 401
+    assert service.client.post("/api/sign-out", token=first).status == 401
+    assert service.client.get("/api/me", token=second).status == 200  # another sign-in (another browser) goes on
+    assert service.client.post("/api/sign-out").status == 401
+    trainer = service.token("tara")
+    assert service.client.post("/api/sign-out", token=trainer).status == 204  # any role
+    assert service.client.get("/api/training/inbox", token=trainer).status == 401
+
+
+def test_deactivating_revokes_every_token_for_good(service):
+    token = sign_in(service).json["token"]
+    service.services.agents.deactivate("alice")
+    assert service.client.get("/api/me", token=token).status == 401
+    assert sign_in(service).status == 401
+    service.services.agents.activate("alice")
+    assert service.client.get("/api/me", token=token).status == 401  # the old sign-in stays ended
+    assert service.client.get("/api/me", token=sign_in(service).json["token"]).status == 200
+
+
+def test_a_new_password_revokes_every_token(service):
+    token, minted = sign_in(service).json["token"], service.token("alice")
+    service.services.agents.set_password("alice", "correct horse battery")
+    assert service.client.get("/api/me", token=token).status == 401
+    assert service.client.get("/api/me", token=minted).status == 401
+    assert sign_in(service).status == 401
+    fresh = sign_in(service, password="correct horse battery")
+    assert fresh.status == 200 and service.client.get("/api/me", token=fresh.json["token"]).status == 200
+
+
+def test_tokens_last_agent_token_ttl_seconds(service):
+    from common.tokens import verify
+    from escalation.queue.agents import AGENT_TOKEN_ISSUER
+
+    identity = verify(sign_in(service).json["token"], service.settings.agent_token_secret, AGENT_TOKEN_ISSUER)
+    assert identity.expires_at - identity.claims["iat"] == service.settings.agent_token_ttl_seconds == 43200
+
+
+# --- throttling ------------------------------------------------------------------------------------
+
+THROTTLED = {"SIGN_IN_FAILURES_PER_ACCOUNT": 2, "SIGN_IN_FAILURES_PER_ADDRESS": 4, "SIGN_IN_WINDOW_SECONDS": 60}
+
+
+@pytest.fixture
+def no_delay(monkeypatch):
+    from escalation.web import accounts
+
+    monkeypatch.setattr(accounts, "WRONG_PASSWORD_DELAY_SECONDS", 0)
+
+
+@pytest.mark.parametrize("settings_overrides", [THROTTLED])
+def test_too_many_failures_for_an_account_get_429_even_with_the_right_password(service, no_delay):
+    assert [sign_in(service, password="guess").status for _ in range(2)] == [401, 401]
+    service.clock.advance(seconds=20)
+    locked = sign_in(service)  # the right password: not even checked
+    assert locked.status == 429 and locked.headers["retry-after"] == "40"  # the first failure leaves at 60 s
+    assert locked.json["retry_after_seconds"] == 40 and "try again in 40 seconds" in locked.json["error"]
+    assert sign_in(service, name="bob").status == 200  # other accounts are not locked
+    service.clock.advance(seconds=39)
+    assert sign_in(service).headers["retry-after"] == "1"
+    service.clock.advance(seconds=1)
+    assert sign_in(service).status == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [THROTTLED])
+def test_a_successful_sign_in_clears_the_accounts_failures(service, no_delay):
+    statuses = [sign_in(service, password=password).status for password in ("guess", None, "guess", None, "guess")]
+    assert statuses == [401, 200, 401, 200, 401]  # without clearing, the fourth would be 429
+    assert sign_in(service, password="guess").status == 401
+    assert sign_in(service).status == 429
+
+
+@pytest.mark.parametrize("settings_overrides", [THROTTLED])
+def test_too_many_failures_from_an_address_get_429_for_every_name(service, no_delay):
+    spoofed = [{"x-forwarded-for": f"198.51.100.{n}"} for n in range(4)]  # no trusted proxy: ignored
+    for name, headers in zip(("alice", "bob", "tara", "nobody"), spoofed):
+        assert sign_in(service, name=name, password="guess", headers=headers).status == 401
+    locked = sign_in(service, name="bob")
+    assert locked.status == 429 and locked.headers["retry-after"] == "60"
+
+
+@pytest.mark.parametrize("settings_overrides", [{**THROTTLED, "TRUSTED_PROXIES": 1}])
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(service, no_delay):
+    assert service.client.app.config.PROXIES_COUNT == 1  # set by the service's wiring
+    first, second = {"x-forwarded-for": "203.0.113.5"}, {"x-forwarded-for": "203.0.113.6"}
+    for name in ("alice", "bob", "tara", "nobody"):
+        assert sign_in(service, name=name, password="guess", headers=first).status == 401
+    assert sign_in(service, name="bob", headers=first).status == 429
+    assert sign_in(service, name="bob", headers=second).status == 200
+
+
+def test_an_unknown_name_costs_one_pbkdf2_like_a_known_one(service, monkeypatch, no_delay):
+    import hashlib
+
+    calls = []
+    original = hashlib.pbkdf2_hmac
+
+    def counting(*args, **kwargs):
+        calls.append(args[3])  # the iterations
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", counting)
+    service.services.agents.deactivate("bob")
+    for name in ("alice", "nobody", "bob", 12345, None):  # known, unknown, deactivated, not even a name
+        calls.clear()
+        assert sign_in(service, name=name, password="guess").status == 401
+        assert calls == [200_000], name
+
+
+@pytest.mark.parametrize("page", ["/console", "/trainer"])
+def test_the_pages_have_a_sign_out_button_that_revokes_the_token(service, page):
+    assert '<button id="sign-out" type="button"' in service.client.get(page).body.decode()
+    assert 'fetch("/api/sign-out", {method: "POST"' in service.client.get("/static/common.js").body.decode()
