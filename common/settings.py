@@ -68,6 +68,8 @@ class Settings:
     tracker_db_path: str = _setting("TRACKER_DB_PATH", str(VAR_DIR / "tracker.db"))
     rasa_host: str = _setting("RASA_HOST", "127.0.0.1")
     rasa_port: int = _setting("RASA_PORT", "5005", _whole_number)
+    # origins whose pages may call Rasa's REST channel and HTTP API from a browser (space-separated)
+    rasa_cors_origins: str = _setting("RASA_CORS_ORIGINS", "*")
     action_server_port: int = _setting("ACTION_SERVER_PORT", "5055", _whole_number)
     # the action server answers only Rasa: on this interface, and only calls that carry this token
     action_server_host: str = _setting("ACTION_SERVER_HOST", "127.0.0.1")

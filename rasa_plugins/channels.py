@@ -216,8 +216,9 @@ class GuardedSocketIOInput(SocketIOInput):
         async def disconnect(sid: Text) -> None:
             connections.pop(sid, None)
 
+        # Event handlers take whatever a client sends: no argument, several, or any JSON value.
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        async def session_request(sid: Text, data: Any = None, *_: Any) -> None:
             connection = connections.get(sid)
             if connection is None:
                 return
@@ -237,7 +238,7 @@ class GuardedSocketIOInput(SocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Dict) -> None:
+        async def handle_message(sid: Text, data: Any = None, *_: Any) -> None:
             connection = connections.get(sid)
             if connection is None or not isinstance(data, dict):
                 return
@@ -255,8 +256,9 @@ class GuardedSocketIOInput(SocketIOInput):
             if not isinstance(metadata, dict):
                 metadata = {}
             metadata = {**metadata, CUSTOMER_TOKEN_KEY: connection["token"]}
+            text = data.get("message")
             message = UserMessage(
-                data.get("message", ""),
+                text if isinstance(text, str) else "",  # anything else is answered as an empty message
                 SocketIOOutput(sio, self.bot_message_evt),
                 session_id,
                 input_channel=self.name(),

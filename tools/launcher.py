@@ -84,7 +84,8 @@ def rasa_run_command(settings: Settings, model: Path, endpoints: Path = BOT_DIR 
         f"--port={settings.rasa_port}",
         f"--credentials={BOT_DIR / 'credentials.yml'}",
         f"--endpoints={endpoints}",
-        "--cors=*",
+        "--cors",  # last: it takes every origin that follows
+        *settings.rasa_cors_origins.split(),
     ]
 
 

@@ -18,3 +18,9 @@ def test_every_generated_token_reaches_rasa_as_the_auth_token(tmp_path: Path, to
     assert args.auth_token == token
     assert args.port == settings.rasa_port and args.enable_api and args.cors == ["*"]
     assert args.endpoints.endswith("bot/endpoints.yml") and args.credentials.endswith("bot/credentials.yml")
+
+
+def test_the_cors_origins_reach_rasa(tmp_path: Path):
+    settings = throwaway_settings(tmp_path, RASA_CORS_ORIGINS="https://www.example.com  https://shop.example.com")
+    args = create_argument_parser().parse_args(rasa_run_command(settings, tmp_path / "model.tar.gz")[1:])
+    assert args.cors == ["https://www.example.com", "https://shop.example.com"]
