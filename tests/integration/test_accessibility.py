@@ -40,7 +40,15 @@ class CheckedPages:
         return self.context.new_page()
 
 
+# The widget fades messages and its window in (opacity animations of up to 0.6 s); mid-fade, text has
+# too little contrast. Checked once the finite animations have finished (a loaded machine is slower).
+ANIMATIONS_DONE = """() => Promise.all(document.getAnimations()
+  .filter((a) => a.effect && a.effect.getTiming().iterations !== Infinity)
+  .map((a) => a.finished.catch(() => null)))"""
+
+
 def serious_violations(page: Page) -> list:
+    page.evaluate(ANIMATIONS_DONE)
     page.add_script_tag(path=str(AXE))
     return page.evaluate(SERIOUS)
 
