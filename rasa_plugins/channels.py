@@ -11,6 +11,9 @@ written without their token. On REST the token travels in each request's metadat
 is given once, when the socket connects (`?customer_token=` in the socket URL), and the server
 issues or confirms the session id in `session_confirm`.
 
+Message metadata from clients is reduced to the customer's token (Rasa stores metadata with every
+message), and a REST request over 64 KB is refused (413).
+
 Configured in bot/credentials.yml in place of Rasa's own `rest` and `socketio` channels; the
 webhook paths stay the same (/webhooks/rest/webhook, /socket.io).
 
@@ -23,7 +26,6 @@ the newer python-engineio under Sanic 21.12, with the browser tests as the judge
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -43,7 +45,7 @@ from common import conversation_ids
 from common.names import CUSTOMER_TOKEN_KEY
 from common.screening import DEFAULT_MAX_CHARS, screen_text
 from common.settings import Settings, load_settings
-from common.tokens import verify
+from common.tokens import MAX_TOKEN_LENGTH, verify
 from rasa_plugins import speedups
 
 logger = logging.getLogger(__name__)
@@ -116,6 +118,23 @@ def _json_object(request: Request) -> dict:
     return body
 
 
+MAX_REST_BODY_BYTES = 64 * 1024  # a message of MAX_MESSAGE_CHARS with its token fits many times over
+
+
+def kept_metadata(metadata: Optional[dict]) -> Optional[dict]:
+    """Only what the product reads from message metadata (the customer's token) reaches Rasa, which
+    stores metadata with every message: a client's other keys would be kept forever, whatever their size."""
+    if not metadata:
+        return None
+    token = metadata.get(CUSTOMER_TOKEN_KEY)
+    return {CUSTOMER_TOKEN_KEY: token} if isinstance(token, str) and len(token) <= MAX_TOKEN_LENGTH else {}
+
+
+class PayloadTooLarge(SanicException):
+    status_code = 413
+    quiet = True
+
+
 class GuardedRestInput(RestInput):
     """Rasa's REST channel with input screening."""
 
@@ -144,7 +163,7 @@ class GuardedRestInput(RestInput):
         metadata = _json_object(request).get("metadata")
         if metadata is not None and not isinstance(metadata, dict):
             raise BadRequest('"metadata" must be a JSON object.')
-        return metadata
+        return kept_metadata(metadata)
 
     def _extract_input_channel(self, request: Request) -> Text:
         # Always this channel: a client must not be able to pose as another one.
@@ -159,6 +178,8 @@ class GuardedRestInput(RestInput):
             # routes /webhook/ and /webhook//, so the check must not depend on the path.
             if request.method != "POST":
                 return
+            if len(request.body or b"") > MAX_REST_BODY_BYTES:
+                raise PayloadTooLarge(f"A message request may be at most {MAX_REST_BODY_BYTES // 1024} KB.")
             sender = await self._extract_sender(request)
             token = (self.get_metadata(request) or {}).get(CUSTOMER_TOKEN_KEY)
             if not conversation_ids.may_use(sender, token_subject(token), conversation_secret()):
@@ -247,15 +268,8 @@ class GuardedSocketIOInput(SocketIOInput):
                 logger.warning("Socket %s sent a message for a session it was not confirmed in", sid)
                 await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
                 return
-            metadata = data.get(self.metadata_key) or {}
-            if isinstance(metadata, str):
-                try:
-                    metadata = json.loads(metadata)
-                except ValueError:
-                    metadata = {}
-            if not isinstance(metadata, dict):
-                metadata = {}
-            metadata = {**metadata, CUSTOMER_TOKEN_KEY: connection["token"]}
+            # Whatever the widget sends as customData is dropped: the token is the connection's.
+            metadata = {CUSTOMER_TOKEN_KEY: connection["token"]}
             text = data.get("message")
             message = UserMessage(
                 text if isinstance(text, str) else "",  # anything else is answered as an empty message

@@ -103,7 +103,7 @@ def site_blueprint() -> Blueprint:
         persona = body.get("persona") if body else None
         if persona is None:
             return json_response({"persona": None, "token": None})  # an anonymous visitor
-        if persona not in DEMO_PERSONAS:
+        if not isinstance(persona, str) or persona not in DEMO_PERSONAS:
             raise ApiError(400, f"persona must be one of {list(DEMO_PERSONAS)}, or null for an anonymous visitor.")
         token = mint(
             persona, settings.customer_token_secret, settings.customer_token_issuer, settings.customer_token_ttl_seconds

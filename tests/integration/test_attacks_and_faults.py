@@ -212,3 +212,18 @@ def test_sign_in_cannot_be_guessed_at_speed(bot):
     assert [a.status_code for a in answers] == [401] * limit
     limited = requests.post(url, json={"agent": name, "password": "another guess"}, timeout=30)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+
+
+def test_clients_cannot_store_what_they_like_in_the_tracker(bot):
+    chat = bot.conversation("demo-standard")
+    huge = requests.post(
+        bot.webhook,
+        json={"sender": chat.id, "message": "hi", "metadata": {"customer_token": chat.token, "x": "y" * 20_000_000}},
+        timeout=60,
+    )
+    assert huge.status_code == 413
+    junk = {"customer_token": chat.token, "x": ["y"] * 1000, "tier": "vip"}
+    assert texts(bot.send("hi", chat.id, junk))
+    stored = [e.get("metadata") for e in bot.tracker(chat.id)["events"] if e["event"] == "user"]
+    rasas_own = {"assistant_id", "model_id"}  # Rasa adds these itself
+    assert stored and all(set(m or {}) <= {"customer_token", *rasas_own} for m in stored), stored

@@ -96,6 +96,8 @@ def test_demo_tokens(service):
     assert service.client.post("/demo/token", json={"persona": "demo-vip"}).json["token"]
     assert service.client.post("/demo/token", json={"persona": None}).json == {"persona": None, "token": None}
     assert service.client.post("/demo/token", json={"persona": "someone-else"}).status == 400
+    for odd in ([], {}, 7, ["demo-vip"]):  # found by the probe: a list was a 500
+        assert service.client.post("/demo/token", json={"persona": odd}).status == 400, odd
     assert service.client.get("/health").json == {"status": "ok"}
 
 
