@@ -71,9 +71,10 @@ bench: setup env
 # Resolves the locks from requirements.in and requirements-dev.in for every platform (markers), with hashes.
 lock: setup-dev
 	@$(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --python-version 3.10 \
-		--custom-compile-command "make lock" requirements.in -o requirements.lock
+		--excludes requirements-excludes.txt --custom-compile-command "make lock" requirements.in -o requirements.lock
 	@$(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --python-version 3.10 \
-		--custom-compile-command "make lock" -c requirements.lock requirements-dev.in -o requirements-dev.lock
+		--excludes requirements-excludes.txt --custom-compile-command "make lock" -c requirements.lock \
+		requirements-dev.in -o requirements-dev.lock
 	@echo "==> requirements.lock and requirements-dev.lock resolved; make setup-dev installs them"
 
 clean:
