@@ -12,7 +12,7 @@ is given once, when the socket connects (`?customer_token=` in the socket URL), 
 issues or confirms the session id in `session_confirm`.
 
 Message metadata from clients is reduced to the customer's token (Rasa stores metadata with every
-message), and a REST request over 64 KB is refused (413).
+message), and a REST request over 1 MB is refused (413).
 
 Configured in bot/credentials.yml in place of Rasa's own `rest` and `socketio` channels; the
 webhook paths stay the same (/webhooks/rest/webhook, /socket.io).
@@ -36,6 +36,8 @@ from urllib.parse import parse_qs
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.shared.constants import INTENT_MESSAGE_PREFIX
+from rasa.shared.core.constants import USER_INTENT_BACK, USER_INTENT_RESTART, USER_INTENT_SESSION_START
 from sanic import Blueprint, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -61,6 +63,20 @@ def max_message_chars() -> int:
     return int(os.environ.get("MAX_MESSAGE_CHARS", DEFAULT_MAX_CHARS))
 
 
+# Payloads of Rasa's control intents run Rasa's own actions: "/restart" wipes the conversation's slots
+# (the customer's verified identity with them) and "/back" rewinds it, even in a conversation a person
+# has taken over. Customers typing them get them read as words instead.
+CONTROL_INTENTS = (USER_INTENT_RESTART, USER_INTENT_BACK, USER_INTENT_SESSION_START)
+
+
+def without_control_payload(text: str) -> str:
+    if text.startswith(INTENT_MESSAGE_PREFIX):
+        intent = re.split(r"[{@\s]", text[len(INTENT_MESSAGE_PREFIX) :], maxsplit=1)[0]
+        if intent in CONTROL_INTENTS:
+            return text[len(INTENT_MESSAGE_PREFIX) :]
+    return text
+
+
 def screening(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[Any]]:
     """Wraps Rasa's message handler: refused messages are answered here and go no further."""
     limit = max_message_chars()
@@ -71,7 +87,7 @@ def screening(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callab
             logger.info("Refused a %s message from %s", result.problem, message.sender_id)
             await message.output_channel.send_text_message(message.sender_id, result.reply)
             return None
-        message.text = result.text
+        message.text = without_control_payload(result.text)
         return await on_new_message(message)
 
     return screened_handler
@@ -118,7 +134,7 @@ def _json_object(request: Request) -> dict:
     return body
 
 
-MAX_REST_BODY_BYTES = 64 * 1024  # a message of MAX_MESSAGE_CHARS with its token fits many times over
+MAX_REST_BODY_BYTES = 1024 * 1024  # far above any real message; a too-long one still gets a polite answer
 
 
 def kept_metadata(metadata: Optional[dict]) -> Optional[dict]:
@@ -179,7 +195,7 @@ class GuardedRestInput(RestInput):
             if request.method != "POST":
                 return
             if len(request.body or b"") > MAX_REST_BODY_BYTES:
-                raise PayloadTooLarge(f"A message request may be at most {MAX_REST_BODY_BYTES // 1024} KB.")
+                raise PayloadTooLarge(f"A message request may be at most {MAX_REST_BODY_BYTES // 1024 // 1024} MB.")
             sender = await self._extract_sender(request)
             token = (self.get_metadata(request) or {}).get(CUSTOMER_TOKEN_KEY)
             if not conversation_ids.may_use(sender, token_subject(token), conversation_secret()):

@@ -227,3 +227,18 @@ def test_clients_cannot_store_what_they_like_in_the_tracker(bot):
     stored = [e.get("metadata") for e in bot.tracker(chat.id)["events"] if e["event"] == "user"]
     rasas_own = {"assistant_id", "model_id"}  # Rasa adds these itself
     assert stored and all(set(m or {}) <= {"customer_token", *rasas_own} for m in stored), stored
+
+
+def test_typed_control_payloads_neither_wipe_identity_nor_interrupt_an_agent(bot):
+    chat = bot.conversation("demo-standard")
+    chat.send("hi")
+    for typed in ("/restart", "/session_start", "/back"):
+        chat.send(typed)
+        slots = bot.tracker(chat.id)["slots"]
+        assert (slots["tier"], slots["customer_id"]) == ("standard", "demo-standard"), typed
+    vip = bot.conversation("demo-vip")
+    vip.send("I want to talk to a person, this is the third time I ask!")  # handed over: the bot is paused
+    try:
+        assert texts(vip.send("/restart")) == []  # the bot stays silent while a person has the chat
+    finally:
+        bot.clear_queue()

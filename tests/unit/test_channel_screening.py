@@ -30,3 +30,21 @@ def test_screen_text(text, expected_text, problem):
 
 def test_too_long_reply_says_the_limit():
     assert "2000" in screen_text("x" * 100_000, 2000).reply
+
+
+@pytest.mark.parametrize(
+    "typed, passed_on",
+    [
+        ("/restart", "restart"),
+        ("/back", "back"),
+        ("/session_start", "session_start"),
+        ('/restart{"tier": "vip"}', 'restart{"tier": "vip"}'),
+        ("/faq", "/faq"),  # the bot's own intents may still be sent as payloads (the CSAT buttons do)
+        ('/rate_csat{"csat_score": 4}', '/rate_csat{"csat_score": 4}'),
+        ("restart please", "restart please"),
+    ],
+)
+def test_control_payloads_typed_by_customers_are_read_as_words(typed, passed_on):
+    from rasa_plugins.channels import without_control_payload
+
+    assert without_control_payload(typed) == passed_on
