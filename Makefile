@@ -7,7 +7,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: demo test test-fast check shell rasa setup setup-dev env browser inbox release rollback seed train migrate token agent-token agent-add agent-list agent-set agent-password agent-deactivate agent-activate bench lock validate clean
+.PHONY: score-messages dissatisfaction-model demo test test-fast check shell rasa setup setup-dev env browser inbox release rollback seed train migrate token agent-token agent-add agent-list agent-set agent-password agent-deactivate agent-activate bench lock validate clean
 
 demo: setup env seed
 	@$(PY) -m tools.launcher
@@ -64,6 +64,14 @@ rasa: setup env
 # Prints only the token, so it can be used as $$(make -s token CUSTOMER=demo-vip).
 token: setup env
 	@$(PY) -m tools.tokens customer "$(CUSTOMER)"
+
+# One message per line on stdin; one JSON object per line: {"text", "score", "dissatisfied"}.
+score-messages: setup
+	@$(PY) -m tools.score_messages
+
+# Retrains the dissatisfaction detector from training/data (writes escalation/dissatisfaction_model.json).
+dissatisfaction-model: setup
+	@$(PY) -m training.dissatisfaction
 
 bench: setup env
 	@$(PY) -m bench.run_all

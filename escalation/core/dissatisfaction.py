@@ -1,0 +1,54 @@
+"""Is a customer's message dissatisfied? The detector's decision, pure.
+
+A logistic regression over the message's sentence embedding (all-MiniLM-L6-v2, computed at the edge:
+escalation/detector.py) and its VADER score, trained on GoEmotions (training/dissatisfaction.py) with
+its threshold chosen on validation data. The weights are data (escalation/dissatisfaction_model.json),
+read once per process; this module only applies them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Sequence, Tuple
+
+EXTRA_FEATURES = ("vader_compound",)  # after the embedding, in this order
+
+
+@dataclass(frozen=True)
+class DissatisfactionModel:
+    weights: Tuple[float, ...]  # one per embedding dimension, then one per EXTRA_FEATURES
+    bias: float
+    threshold: float  # a probability at or above this is "dissatisfied"
+    about: Mapping[str, Any]  # how it was trained and how it scored on validation data
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> "DissatisfactionModel":
+        weights = tuple(float(w) for w in data["weights"])
+        threshold = float(data["threshold"])
+        if not 0 < threshold < 1 or len(weights) <= len(EXTRA_FEATURES):
+            raise ValueError("a dissatisfaction model needs weights and a threshold between 0 and 1")
+        return cls(weights, float(data["bias"]), threshold, dict(data.get("about", {})))
+
+    def as_mapping(self) -> Dict[str, Any]:
+        return {
+            "weights": [round(w, 6) for w in self.weights],
+            "bias": round(self.bias, 6),
+            "threshold": round(self.threshold, 4),
+            "about": dict(self.about),
+        }
+
+    @property
+    def dimensions(self) -> int:
+        return len(self.weights) - len(EXTRA_FEATURES)
+
+    def probability(self, embedding: Sequence[float], vader_compound: float) -> float:
+        """How likely the message is dissatisfied, 0..1."""
+        if len(embedding) != self.dimensions:
+            raise ValueError(f"expected an embedding of {self.dimensions} numbers, got {len(embedding)}")
+        features = (*embedding, vader_compound)
+        z = self.bias + math.fsum(w * x for w, x in zip(self.weights, features))
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+    def is_dissatisfied(self, probability: float) -> bool:
+        return probability >= self.threshold

@@ -1,0 +1,111 @@
+"""The dissatisfaction detector: the pure model (table-driven), the committed model file, the detector on
+messages written for this test (none is in the training data), and `make -s score-messages`."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import pytest
+
+from escalation.core.dissatisfaction import DissatisfactionModel
+from escalation.detector import MODEL_FILE, assess, shared_model
+from tools.score_messages import score_lines
+from training.dissatisfaction import DISSATISFIED_EMOTIONS, best_threshold, data_digest, labelled_comments
+
+
+def tiny(weights, bias=0.0, threshold=0.5):
+    return DissatisfactionModel.from_mapping({"weights": weights, "bias": bias, "threshold": threshold})
+
+
+@pytest.mark.parametrize(
+    "weights, bias, embedding, vader, expected",
+    [
+        ([0, 0, 0], 0.0, [1, 1], 0.0, 0.5),
+        ([1, 0, 0], 0.0, [2, 5], 0.0, 1 / (1 + math.exp(-2))),
+        ([0, 0, -1], 0.0, [0, 0], -3.0, 1 / (1 + math.exp(-3))),  # a negative VADER score pushes it up
+        ([0, 0, 0], -800.0, [0, 0], 0.0, 0.0),  # no overflow far out
+        ([0, 0, 0], 800.0, [0, 0], 0.0, 1.0),
+    ],
+)
+def test_probability(weights, bias, embedding, vader, expected):
+    assert tiny(weights, bias).probability(embedding, vader) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [{"weights": [1, 2, 3], "bias": 0, "threshold": 1.5}, {"weights": [1], "bias": 0, "threshold": 0.5}],
+)
+def test_a_broken_model_is_refused(mapping):
+    with pytest.raises(ValueError):
+        DissatisfactionModel.from_mapping(mapping)
+
+
+def test_a_wrong_embedding_size_is_refused():
+    with pytest.raises(ValueError, match="2 numbers"):
+        tiny([0, 0, 0]).probability([1, 2, 3], 0.0)
+
+
+def test_the_round_trip_keeps_the_model():
+    model = tiny([0.1234567, -2, 3], 0.5, 0.3)
+    again = DissatisfactionModel.from_mapping(model.as_mapping())
+    assert again.threshold == 0.3 and again.weights[1:] == (-2.0, 3.0)
+
+
+def test_the_threshold_maximises_f1_on_the_validation_labels():
+    import numpy as np
+
+    labels = np.array([1, 1, 0, 0, 1, 0])
+    probabilities = np.array([0.9, 0.6, 0.55, 0.1, 0.7, 0.2])
+    threshold, scores = best_threshold(labels, probabilities)
+    assert 0.55 < threshold <= 0.6 and scores["f1"] == 1.0
+
+
+def test_the_committed_model_was_trained_on_the_committed_data():
+    about = shared_model().about
+    assert about["data_sha256"] == data_digest(), "training/data changed: run `make dissatisfaction-model`"
+    assert about["dissatisfied_emotions"] == list(DISSATISFIED_EMOTIONS)
+    assert shared_model().dimensions == 384
+    assert json.loads(MODEL_FILE.read_text())["threshold"] == shared_model().threshold
+
+
+def test_the_emotion_mapping():
+    texts, labels = labelled_comments("dev")
+    assert len(texts) == len(labels) == 5426 and 0.1 < labels.mean() < 0.25
+
+
+# Written for this test (not in GoEmotions or any benchmark set).
+ANGRY = ["this is the worst customer service I have ever had", "you are useless, I am furious about this"]
+CALM_COMPLAINTS = [
+    "my order hasn't arrived after three weeks and nobody answers my emails",
+    "I was charged twice and still haven't got my money back",
+]
+NOT_COMPLAINTS = [
+    "how long does delivery to Belgium take?",
+    "thanks, that solved it, have a nice day",
+    "can I change the colour of the sofa I ordered?",
+]
+COMPLAINTS = ANGRY + CALM_COMPLAINTS
+
+
+def test_the_detector_flags_anger_and_not_questions_or_thanks():
+    angry, others = assess(ANGRY), assess(NOT_COMPLAINTS)
+    assert all(a.dissatisfied for a in angry) and not any(a.dissatisfied for a in others)
+    assert all(0 <= a.score <= 1 for a in angry + others)
+
+
+def test_complaints_score_higher_than_questions_on_average():
+    # Calm complaints are this detector's weak spot (docs/measurements.md): they are not all flagged,
+    # but as a group they must still score above questions and thanks.
+    complaints, others = assess(COMPLAINTS), assess(NOT_COMPLAINTS)
+    assert sum(a.score for a in complaints) / len(complaints) > 2 * sum(a.score for a in others) / len(others)
+
+
+def test_score_messages_prints_one_object_per_line_in_order():
+    out = io.StringIO()
+    count = score_lines(io.StringIO("\n".join(COMPLAINTS + NOT_COMPLAINTS + [""]) + "\n"), out)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert count == len(rows) == len(COMPLAINTS) + len(NOT_COMPLAINTS) + 1
+    assert [r["text"] for r in rows] == COMPLAINTS + NOT_COMPLAINTS + [""]
+    assert set(rows[0]) == {"text", "score", "dissatisfied"} and isinstance(rows[0]["dissatisfied"], bool)
