@@ -19,6 +19,7 @@ from bench.common import stratified_folds
 from bench.thresholds import Prediction, choose_threshold
 from common.settings import PROJECT_ROOT
 from rasa_plugins.intent_classifier import LinearIntentClassifier
+from rasa_plugins.sentence_featurizer import SentenceEmbeddingFeaturizer
 
 OUT_OF_SCOPE = "out_of_scope"
 
@@ -33,13 +34,18 @@ def train_classifier(messages: List, config: Dict, directory: Path) -> LinearInt
 
 def cross_validated_predictions(config: Dict, k: int = 5) -> List[Prediction]:
     data = load_data(str(PROJECT_ROOT / "data" / "nlu"))
+    # As in the bot's pipeline: each message's sentence embedding first (the classifier uses it).
+    SentenceEmbeddingFeaturizer.create({}, None, None, ExecutionContext(GraphSchema({}), "cv")).process_training_data(
+        data
+    )
     messages = [m for m in data.intent_examples if m.get("text")]
     predictions: List[Prediction] = []
     for held in stratified_folds(messages, k, seed=11):
         held_ids = {id(m) for m in held}
         with tempfile.TemporaryDirectory() as tmp:
             classifier = train_classifier([m for m in messages if id(m) not in held_ids], config, Path(tmp))
-            intents, probabilities = classifier.intent_probabilities([m.get("text") for m in held])
+            held_embeddings = LinearIntentClassifier._embeddings(held)
+            intents, probabilities = classifier.intent_probabilities([m.get("text") for m in held], held_embeddings)
         for m, row in zip(held, probabilities):
             best = int(row.argmax())
             predicted = intents[best]

@@ -29,6 +29,7 @@ TRAINING_INPUTS = (
     "bot/domain.yml",
     "data",
     "rasa_plugins/intent_classifier.py",
+    "rasa_plugins/sentence_featurizer.py",
     "rasa_plugins/response_selector.py",
     "rasa_plugins/escalation.py",
 )

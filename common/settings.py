@@ -111,7 +111,7 @@ class Settings:
     # a candidate may be at most this much less accurate overall ...
     release_tolerance_overall: float = _setting("RELEASE_TOLERANCE_OVERALL", "0.02", _fraction)
     # ... and at most this much on any label with enough examples
-    release_tolerance_per_label: float = _setting("RELEASE_TOLERANCE_PER_LABEL", "0.10", _fraction)
+    release_tolerance_per_label: float = _setting("RELEASE_TOLERANCE_PER_LABEL", "0", _fraction)
     # labels with fewer held-out examples count only overall
     release_min_label_examples: int = _setting("RELEASE_MIN_LABEL_EXAMPLES", "3", _whole_number)
     # benchmarks only: the folder with the public data sets (bench/data/README.md); "" = none

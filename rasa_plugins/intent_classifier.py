@@ -4,10 +4,18 @@ Why not DIET: on two cores DIET needs over two hours for CLINC150's 15k examples
 seconds and scores as well on intent accuracy (see bench/). Confidences are a softmax over the SVM's
 decision values with a temperature, so Rasa's FallbackClassifier threshold works on them.
 
+The best topic of a retrieval intent is also the message's answer (rasa_plugins/response_selector.py):
+deterministic, where Rasa's ResponseSelector was not.
+
 Retrieval intents (`faq/<topic>`) are learned topic by topic: one merged class of 600 examples
 would dwarf intents with 15 and pull out-of-scope messages and requests for a person into it. The
 retrieval intent's confidence is that of its best topic, not the sum over topics: with 33 topics
 the sum stays high even for gibberish, and the fallback threshold would never fire.
+
+With `SentenceEmbeddingFeaturizer` earlier in the pipeline, each message's sentence embedding
+(all-MiniLM-L6-v2) is appended to the TF-IDF features, scaled by `embedding_weight` (1.5, chosen on
+CLINC150's validation split: in-scope accuracy 93.3% with TF-IDF alone, 96.8% with the embedding).
+Training is deterministic: the same data gives the same model.
 
 The model is stored as plain JSON and NumPy arrays (no pickle), so loading a model runs no code.
 """
@@ -40,7 +48,12 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
+from common.sentence_encoder import shared_encoder
+from rasa_plugins import response_selector
+from rasa_plugins.sentence_featurizer import sentence_embedding
+
 logger = logging.getLogger(__name__)
+response_selector.install()  # loaded by every Rasa process that runs this project's model
 
 VECTORIZER_PARAMS = {
     "word": {"analyzer": "word", "lowercase": True, "sublinear_tf": True, "token_pattern": r"(?u)\b\w+\b"},
@@ -66,12 +79,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "C": 1.0,
             "temperature": 0.2,  # softmax temperature over SVM decision values
             "ranking_length": 10,
+            "embedding_weight": 1.5,  # of the sentence embedding next to TF-IDF (when the featurizer ran)
         }
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        # Retrain when this file changes, not only when data or config do.
-        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+        # Retrain when this file or the featurizer changes, not only when data or config do.
+        digest = hashlib.sha256(Path(__file__).read_bytes())
+        digest.update(Path(__file__).with_name("sentence_featurizer.py").read_bytes())
+        return digest.hexdigest()
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
         self.config = {**self.get_default_config(), **config}
@@ -82,6 +98,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.classes: List[str] = []
         self.coef: Optional[np.ndarray] = None  # (n_classes, n_features)
         self.intercept: Optional[np.ndarray] = None
+        self.embedding_weight = 0.0  # as trained: 0 when the messages had no sentence embeddings
+        self.responses: Dict[str, List[Dict[str, Any]]] = {}  # the retrieval intents' answers, by utter action
 
     @classmethod
     def create(
@@ -113,8 +131,19 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         counts.data *= self._idf[kind][counts.indices]
         return normalize(counts, norm="l2", copy=False)
 
-    def _features(self, texts: List[str]) -> sp.csr_matrix:
-        return sp.hstack([self._tfidf(k, texts) for k in ("word", "char")], format="csr")
+    def _features(self, texts: List[str], embeddings: Optional[np.ndarray] = None) -> sp.csr_matrix:
+        blocks = [self._tfidf(k, texts) for k in ("word", "char")]
+        if self.embedding_weight:
+            if embeddings is None:
+                embeddings = shared_encoder().encode(texts)
+            blocks.append(sp.csr_matrix(embeddings * self.embedding_weight))
+        return sp.hstack(blocks, format="csr")
+
+    @staticmethod
+    def _embeddings(messages: List[Message]) -> Optional[np.ndarray]:
+        """The messages' sentence embeddings, when the featurizer gave every one of them one."""
+        found = [sentence_embedding(m) for m in messages]
+        return None if not found or any(e is None for e in found) else np.stack(found)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
@@ -122,6 +151,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         # "faq/order_status" for retrieval intents, the intent name otherwise.
         labels = [e.get(INTENT_RESPONSE_KEY) or e.get(INTENT) for e in examples]
         self.classes = sorted(set(labels))
+        self.responses = {key: list(value) for key, value in training_data.responses.items()}
         if not self.classes:
             logger.debug("No intent examples: %s left untrained.", type(self).__name__)
             return self._resource
@@ -130,6 +160,10 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             self.vectorizers["char"].set_params(min_df=1)  # tiny data: keep every n-gram
         blocks = [self.vectorizers[k].fit_transform(texts) for k in ("word", "char")]
         self._idf = {k: v.idf_ for k, v in self.vectorizers.items()}
+        embeddings = self._embeddings(examples)
+        self.embedding_weight = float(self.config["embedding_weight"]) if embeddings is not None else 0.0
+        if self.embedding_weight:
+            blocks.append(sp.csr_matrix(embeddings * self.embedding_weight))
         features = sp.hstack(blocks).tocsr()
         if len(self.classes) == 1:
             self.coef = np.zeros((1, features.shape[1]), dtype=np.float32)
@@ -144,14 +178,19 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.persist()
         return self._resource
 
-    def predict_proba(self, texts: List[str]) -> np.ndarray:
-        """Probabilities over the learned labels (`self.classes`, retrieval topics separate)."""
-        scores = self._features(texts) @ self.coef.T + self.intercept
+    def predict_proba(self, texts: List[str], embeddings: Optional[np.ndarray] = None) -> np.ndarray:
+        """Probabilities over the learned labels (`self.classes`, retrieval topics separate). The texts'
+        embeddings are computed here when the model uses them and they are not given."""
+        scores = self._features(texts, embeddings) @ self.coef.T + self.intercept
         return _softmax(np.asarray(scores), self.config["temperature"])
 
-    def intent_probabilities(self, texts: List[str]) -> Tuple[List[str], np.ndarray]:
+    def intent_probabilities(
+        self, texts: List[str], embeddings: Optional[np.ndarray] = None
+    ) -> Tuple[List[str], np.ndarray]:
         """Intent names and, per text, each intent's confidence (a retrieval intent's best topic)."""
-        label_probabilities = self.predict_proba(texts)
+        return self._merged(self.predict_proba(texts, embeddings))
+
+    def _merged(self, label_probabilities: np.ndarray) -> Tuple[List[str], np.ndarray]:
         intents = sorted({label.split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0] for label in self.classes})
         columns = {name: [] for name in intents}
         for column, label in enumerate(self.classes):
@@ -165,13 +204,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         scored = [m for m in messages if m.get(TEXT)]
         if not scored:
             return messages
-        intents, probabilities = self.intent_probabilities([m.get(TEXT) for m in scored])
+        label_probabilities = self.predict_proba([m.get(TEXT) for m in scored], self._embeddings(scored))
+        intents, probabilities = self._merged(label_probabilities)
         limit = self.config["ranking_length"]
-        for message, row in zip(scored, probabilities):
+        for message, row, labels_row in zip(scored, probabilities, label_probabilities):
             order = np.argsort(-row)
             ranking = [{"name": intents[i], "confidence": float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking[:limit] if limit > 0 else ranking, add_to_output=True)
+            response_selector.select_answer(message, self.classes, labels_row, self.responses)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -183,6 +224,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                 "classes": self.classes,
                 "vocabularies": {k: {t: int(i) for t, i in v.vocabulary_.items()} for k, v in self.vectorizers.items()},
                 "ngram_ranges": {k: list(v.ngram_range) for k, v in self.vectorizers.items()},
+                "embedding_weight": self.embedding_weight,
+                "responses": self.responses,
             }
             (directory / "meta.json").write_text(json.dumps(meta))
             np.savez(
@@ -213,6 +256,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             logger.debug("%s has no trained model; it will predict nothing.", cls.__name__)
             return component
         component.classes = meta["classes"]
+        component.embedding_weight = float(meta.get("embedding_weight", 0.0))
+        component.responses = meta.get("responses", {})
         for kind in ("word", "char"):
             vectorizer = TfidfVectorizer(
                 ngram_range=tuple(meta["ngram_ranges"][kind]),

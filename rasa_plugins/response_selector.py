@@ -1,45 +1,92 @@
-"""Rasa's ResponseSelector, asked only about messages whose intent is a retrieval intent.
+"""FAQ answers: which answer of a retrieval intent (`faq/<topic>`) a message gets.
 
-Rasa runs every NLU component on every message. The ResponseSelector is a TensorFlow model and the
-costliest step of a turn; its answer is only used when the intent is `faq` (the `utter_faq` action
-reads it). Training and predictions for FAQ messages are exactly Rasa's; other messages skip it.
+The intent classifier (rasa_plugins/intent_classifier.py) already ranks every FAQ topic with TF-IDF and
+the sentence embedding; its best topic is the answer. This replaces Rasa's ResponseSelector, a
+TensorFlow model that took most of the training time and was not deterministic: retraining it on the
+same data flipped one or two held-out messages per topic, so the release gate had to tolerate that.
+Now the same data always gives the same answers, and the gate tolerates no lost message (training/
+release.py). The selection is written to the message exactly as Rasa's ResponseSelector writes it, so
+Rasa's `utter_faq` action, the trainers' inbox and the evaluations read it unchanged.
 
-Also here: `utter_faq` answers a message without a selection (a typed "/faq") instead of failing.
+Also here: `utter_faq` answers a message without a selection (a typed "/faq", whose NLU output Rasa's
+RegexMessageHandler replaces) by asking to rephrase, instead of failing with KeyError.
 """
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Dict, List, Sequence, Tuple
 
 from rasa.core.actions.action import ActionBotResponse, ActionRetrieveResponse
-from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import (
+    RESPONSE_SELECTOR_PREDICTION_KEY,
+    RESPONSE_SELECTOR_RANKING_KEY,
+    RESPONSE_SELECTOR_RESPONSES_KEY,
+    RESPONSE_SELECTOR_RETRIEVAL_INTENTS,
+    RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+)
 from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME as RESPONSE_SELECTOR_KEY
-from rasa.nlu.selectors.response_selector import ResponseSelector
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY
+from rasa.shared.nlu.constants import INTENT_RESPONSE_KEY, PREDICTED_CONFIDENCE_KEY, RESPONSE_IDENTIFIER_DELIMITER
 from rasa.shared.nlu.training_data.message import Message
 
+RANKING_LENGTH = 10
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class RetrievalResponseSelector(ResponseSelector):
-    def _answers(self, message: Message) -> bool:
-        intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-        if self.retrieval_intent:
-            return intent == self.retrieval_intent
-        return intent in self.all_retrieval_intents
 
-    def process(self, messages: List[Message]) -> List[Message]:
-        super().process([m for m in messages if self._answers(m)])
-        return messages
+def answer_selection(
+    retrieval_intent: str,
+    topics: Sequence[Tuple[str, float]],
+    responses: Dict[str, List[Dict[str, Any]]],
+    all_retrieval_intents: Sequence[str],
+) -> Dict[str, Any]:
+    """The `response_selector` property for a message whose intent is `retrieval_intent`, from the
+    classifier's ranking of that intent's topics (`faq/<topic>`, confidence), best first."""
+    best, confidence = topics[0]
+    utter_action = f"utter_{best}"
+    return {
+        RESPONSE_SELECTOR_RETRIEVAL_INTENTS: list(all_retrieval_intents),
+        retrieval_intent: {
+            RESPONSE_SELECTOR_PREDICTION_KEY: {
+                RESPONSE_SELECTOR_RESPONSES_KEY: responses.get(utter_action, []),
+                PREDICTED_CONFIDENCE_KEY: confidence,
+                INTENT_RESPONSE_KEY: best,
+                RESPONSE_SELECTOR_UTTER_ACTION_KEY: utter_action,
+            },
+            RESPONSE_SELECTOR_RANKING_KEY: [
+                {"id": index, PREDICTED_CONFIDENCE_KEY: c, INTENT_RESPONSE_KEY: label}
+                for index, (label, c) in enumerate(topics[:RANKING_LENGTH])
+            ],
+        },
+    }
+
+
+def select_answer(
+    message: Message,
+    labels: Sequence[str],
+    probabilities: Sequence[float],
+    responses: Dict[str, List[Dict[str, Any]]],
+) -> None:
+    """Sets the message's answer when its intent is a retrieval intent (labels `intent/topic`)."""
+    intent = (message.get("intent") or {}).get("name")
+    prefix = f"{intent}{RESPONSE_IDENTIFIER_DELIMITER}"
+    topics = sorted(
+        ((label, float(p)) for label, p in zip(labels, probabilities) if label.startswith(prefix)),
+        key=lambda pair: -pair[1],
+    )
+    if not topics:
+        return
+    retrieval_intents = sorted({label.split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0] for label in labels if "/" in label})
+    message.set(
+        RESPONSE_SELECTOR_KEY, answer_selection(intent, topics, responses, retrieval_intents), add_to_output=True
+    )
 
 
 ANSWER_WITHOUT_A_SELECTION = "utter_please_rephrase"
 
 
 def answer_without_a_selection(run_retrieval_action: Any) -> Any:
-    """`utter_faq` when the message has no response selection: a customer typed "/faq" (or a payload of
-    another retrieval intent). Rasa's RegexMessageHandler then replaces the NLU output with the payload's
-    intent alone, and Rasa's own retrieval action fails with KeyError 'response_selector' and says
-    nothing; here the customer is asked to put the question in words instead."""
+    """`utter_faq` when the message has no selection: a customer typed "/faq" (or a payload of another
+    retrieval intent). Rasa's RegexMessageHandler then replaces the NLU output with the payload's intent
+    alone, and Rasa's own retrieval action fails with KeyError 'response_selector' and says nothing; here
+    the customer is asked to put the question in words instead."""
 
     async def run(self, output_channel, nlg, tracker, domain) -> List[Any]:
         latest = tracker.latest_message
@@ -54,7 +101,3 @@ def answer_without_a_selection(run_retrieval_action: Any) -> Any:
 def install() -> None:
     if getattr(ActionRetrieveResponse.run, "__wrapped__", None) is None:
         ActionRetrieveResponse.run = answer_without_a_selection(ActionRetrieveResponse.run)
-
-
-# Loaded by every Rasa process that runs this project's model (config.yml names the selector).
-install()

@@ -7,7 +7,7 @@ A message is flagged when
   resolved by the bot);
 - its conversation was handed to a person because the bot did not understand (the handoff's reason).
 Messages a trainer has reviewed, and messages already in the training or held-out data, are left
-out. Near-duplicates (character n-gram similarity) form one group, with a count, the distinct
+out. Messages that mean the same (sentence embeddings) form one group, with a count, the distinct
 wordings, what the bot predicted with which confidence, and the conversation around one occurrence.
 
 Pure functions over events; `inbox_from_stores` feeds them from the tracker store, the queue and the
@@ -23,12 +23,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from common.names import Intent, ReasonCode
+from common.sentence_encoder import shared_encoder
 from escalation.core.sentiment import similar_messages
 from training.project import normalize
 
 FALLBACK = Intent.NLU_FALLBACK
 REQUEST_HUMAN = Intent.REQUEST_HUMAN
-SIMILARITY = 0.6
+SIMILARITY = 0.6  # cosine of the sentence embeddings
 PERSON_WITHIN = 2  # customer messages before a request for a person that count as unresolved
 _WORD = re.compile(r"[a-z]+")
 _STOP = frozenset(
@@ -179,24 +180,26 @@ def flag_messages(
 
 
 def group_similar(flagged: Sequence[Flagged], similarity: float = SIMILARITY) -> List[Group]:
-    """Near-duplicates in one group (greedy, most frequent wording first), groups by size."""
+    """Messages that mean the same in one group, groups by size. Meaning is the sentence embedding
+    (common/sentence_encoder.py): "do you have a show room" and "can I visit your showroom" share few
+    characters but mean the same. Greedy, most frequent wording first: a wording joins the group of the
+    already grouped wording it is most similar to (cosine >= `similarity`), else starts a group."""
     if not flagged:
         return []
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     counts = Counter(f.normalized for f in flagged)
     keys = sorted(counts, key=lambda k: (-counts[k], k))
-    vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit_transform(keys)
-    leaders: List[int] = []
+    vectors = shared_encoder().encode(keys)
+    group_of: List[int] = []  # per key index: the index of its group's first key
     members: Dict[int, List[str]] = {}
     for index, key in enumerate(keys):
-        if leaders:
-            scores = (vectors[leaders] @ vectors[index].T).toarray().ravel()
+        if index:
+            scores = vectors[:index] @ vectors[index]
             best = int(scores.argmax())
             if scores[best] >= similarity:
-                members[leaders[best]].append(key)
+                group_of.append(group_of[best])
+                members[group_of[best]].append(key)
                 continue
-        leaders.append(index)
+        group_of.append(index)
         members[index] = [key]
     by_key: Dict[str, List[Flagged]] = {}
     for item in flagged:

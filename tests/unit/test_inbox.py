@@ -93,3 +93,14 @@ def test_rephrasing_and_a_person_two_messages_later():
     flagged = {f.text: f.reasons for f in flag_messages(events, 0.5)}
     assert "the customer asked for a person soon after" in flagged["I want the vase wrapped as a gift"]
     assert "the customer asked for a person next" in flagged["gift wrapping possible?"]
+
+
+def test_messages_that_mean_the_same_are_one_group_with_a_count():
+    showroom = ("do you have a show room", "can I visit the showroom in amsterdam", "can I visit your showroom")
+    others = ("how do I reset my password", "I cannot log in", "where is my order", "where is my refund")
+    events = []
+    for n, text in enumerate(showroom + others + ("can I visit your showroom",)):
+        events += conversation(f"s{n}", user(text, "nlu_fallback", 0.1), bot("Sorry?"), start=100 + 10 * n)
+    groups = build_inbox(events, 0.5, set(), set())
+    assert groups[0].count == 4 and set(groups[0].texts) == set(showroom)
+    assert sorted(g.count for g in groups[1:]) == [1, 1, 1, 1]  # different questions stay apart

@@ -99,3 +99,50 @@ def test_fast_tfidf_matches_sklearn(storage):
     for kind, vectorizer in component.vectorizers.items():
         expected = vectorizer.transform(texts).toarray()
         np.testing.assert_allclose(component._tfidf(kind, texts).toarray(), expected, rtol=1e-12, atol=1e-12)
+
+
+def featurized(component_messages):
+    from rasa_plugins.sentence_featurizer import SentenceEmbeddingFeaturizer
+
+    return SentenceEmbeddingFeaturizer.create({}, None, None, context()).process(component_messages)
+
+
+def test_with_the_sentence_embedding_it_understands_paraphrases_it_never_saw(storage):
+    from rasa_plugins.sentence_featurizer import SentenceEmbeddingFeaturizer, sentence_embedding
+
+    data = training_data()
+    SentenceEmbeddingFeaturizer.create({}, storage, Resource("emb"), context()).process_training_data(data)
+    assert all(
+        sentence_embedding(m) is not None and sentence_embedding(m).shape == (384,) for m in data.training_examples
+    )
+    resource = Resource("clf")
+    plain = LinearIntentClassifier.create({}, storage, Resource("plain"), context())
+    plain.train(training_data())
+    with_embedding = LinearIntentClassifier.create({}, storage, resource, context())
+    with_embedding.train(data)
+    assert (plain.embedding_weight, with_embedding.embedding_weight) == (0.0, 1.5)
+    # No word in common with the training examples: only the embedding can tell.
+    message = featurized([Message(data={"text": "could I chat with somebody from your staff"})])[0]
+    with_embedding.process([message])
+    assert message.get("intent")["name"] == "request_human"
+    # Loaded from storage it predicts the same, with or without the featurizer's embeddings given.
+    loaded = LinearIntentClassifier.load({}, storage, resource, context())
+    texts = ["could I chat with somebody from your staff", "hello"]
+    given = np.stack([sentence_embedding(m) for m in featurized([Message(data={"text": t}) for t in texts])])
+    np.testing.assert_allclose(loaded.predict_proba(texts), with_embedding.predict_proba(texts, given), atol=1e-5)
+
+
+def test_training_twice_on_the_same_data_gives_the_same_model_and_answers(storage):
+    from rasa_plugins.sentence_featurizer import SentenceEmbeddingFeaturizer
+
+    models = []
+    for name in ("first", "second"):
+        data = training_data()
+        SentenceEmbeddingFeaturizer.create({}, storage, Resource("emb"), context()).process_training_data(data)
+        component = LinearIntentClassifier.create({}, storage, Resource(name), context())
+        component.train(data)
+        models.append(component)
+    np.testing.assert_array_equal(models[0].coef, models[1].coef)
+    answers = [parse(m, "has my parcel left yet").get("response_selector")["faq"]["response"] for m in models]
+    assert answers[0] == answers[1] and answers[0]["intent_response_key"] == "faq/order_status"
+    assert answers[0]["utter_action"] == "utter_faq/order_status"

@@ -13,11 +13,16 @@ LIVE = {"faq/shipping_cost": (4, 5), "faq/refund_status": (5, 5), "greet": (2, 2
     [
         ({}, [], None),  # the same: passes
         ({"faq/shipping_cost": (5, 5)}, [], None),  # better
-        ({"faq/refund_status": (3, 5)}, [], None),  # two messages lost: retraining noise, allowed
+        # Training is deterministic: no slack for noise; 10% of 5 messages rounds down to none.
+        (
+            {"faq/refund_status": (4, 5)},
+            ["faq/refund_status"],
+            "4 of 5 held-out messages right vs 5 live (lost 1; at most 0",
+        ),
         (
             {"faq/shipping_cost": (1, 5)},
             ["faq/shipping_cost"],
-            "1 of 5 held-out messages right vs 4 live (lost 3; at most 2",
+            "1 of 5 held-out messages right vs 4 live (lost 3; at most 0",
         ),
         ({"faq/returns_policy": (27, 30)}, [], None),  # 10% of 30
         ({"faq/returns_policy": (26, 30)}, ["faq/returns_policy"], "lost 4; at most 3"),
@@ -39,3 +44,11 @@ def test_refusals_name_what_got_worse(changes, refused, detail):
 def test_first_release_has_nothing_to_compare_with():
     result = compare({"greet": (0, 4)}, None, TOLERANCE)
     assert result.refusals == [] and result.overall == (0.0, None)
+
+
+def test_by_default_no_label_may_lose_a_message():
+    from common.settings import DEFAULTS
+
+    strict = Tolerance(overall=0.02, per_label=float(DEFAULTS["RELEASE_TOLERANCE_PER_LABEL"]), min_label_examples=3)
+    assert compare({**LIVE, "faq/returns_policy": (29, 30)}, LIVE, strict).refusals
+    assert not compare(dict(LIVE), LIVE, strict).refusals
