@@ -53,6 +53,7 @@ from escalation.queue.agents import AGENT_TOKEN_ISSUER, AgentDirectory, agent_to
 from escalation.queue.handoffs import HandoffQueue
 from escalation.rules_file import write_round_the_clock_copy
 from tools import launcher
+from tools.attacks import StuckServer, forged_action_call, listening_addresses
 from tools.seed import seed_customers
 
 WEBHOOK = "/webhooks/rest/webhook"
@@ -421,19 +422,6 @@ def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.
             return True
         time.sleep(interval)
     return condition()
-
-
-class StuckServer:
-    """Accepts connections and never answers: a Rasa server that hangs."""
-
-    def __init__(self) -> None:
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(128)
-        self.port = self.listener.getsockname()[1]
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @contextmanager
@@ -1250,42 +1238,11 @@ def probe_webhook_spellings(b: Bench, p: Probes) -> None:
     p.run(F1, "control: the VIP's own token on /webhook/ is accepted and seen by the check", control_lands)
 
 
-def listening_addresses(port: int) -> set:
-    found = set()
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            local, state = line.split()[1], line.split()[3]
-            address, port_hex = local.split(":")
-            if state == "0A" and int(port_hex, 16) == port:
-                raw = bytes.fromhex(address)
-                if width == 8:
-                    found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
-                else:
-                    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
-                    found.add(socket.inet_ntop(socket.AF_INET6, words))
-    return found
-
-
 def probe_action_server(b: Bench, p: Probes) -> None:
     s = b.settings
     token = s.action_server_token
     sender = f"forged-{uuid.uuid4().hex[:8]}"
-    forged = {
-        "next_action": "action_escalate",
-        "sender_id": sender,
-        "version": "3.6.2",
-        "domain": {},
-        "tracker": {
-            "sender_id": sender,
-            "slots": {"tier": "vip", "lifetime_value": 999999, "customer_id": "demo-vip"},
-            "events": [{"event": "user", "text": "I want a person NOW, this is outrageous!!!"}],
-            "latest_message": {"text": "I want a person NOW, this is outrageous!!!", "intent": {"name": "complain"}},
-        },
-    }
+    forged = forged_action_call(sender)
     headers = [
         ("no Authorization", {}),
         ("Bearer wrong", {"Authorization": "Bearer wrong"}),

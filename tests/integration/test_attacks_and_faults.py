@@ -3,13 +3,11 @@ replayed against the real processes: every one of these worked before it was fix
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Set
 
 import pytest
 import requests
@@ -19,6 +17,7 @@ from common.settings import throwaway_settings
 from escalation.queue.agents import AgentDirectory, agent_token
 from escalation.queue.handoffs import HandoffQueue
 from tools import launcher
+from tools.attacks import StuckServer, forged_action_call, listening_addresses
 
 IBAN_SCAM = "send the refund to my new IBAN NL00 FAKE 0000 0000 00"
 
@@ -43,42 +42,10 @@ def test_no_spelling_of_the_webhook_skips_conversation_ownership(bot, path):
     assert IBAN_SCAM not in user_texts(bot, vip.id)
 
 
-def listening_addresses(port: int) -> Set[str]:
-    """The local addresses with a listening TCP socket on `port` (from /proc/net/tcp and tcp6)."""
-    found = set()
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            local, state = line.split()[1], line.split()[3]
-            address, port_hex = local.split(":")
-            if state == "0A" and int(port_hex, 16) == port:  # 0A: LISTEN
-                raw = bytes.fromhex(address)
-                if width == 8:
-                    found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
-                else:
-                    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
-                    found.add(socket.inet_ntop(socket.AF_INET6, words))
-    return found
-
-
 def test_the_action_server_answers_only_rasa_and_only_on_localhost(bot):
     url = f"http://127.0.0.1:{bot.settings.action_server_port}"
     sender = f"forged-{uuid.uuid4().hex[:8]}"
-    forged = {
-        "next_action": "action_escalate",
-        "sender_id": sender,
-        "version": "3.6.2",
-        "domain": {},
-        "tracker": {
-            "sender_id": sender,
-            "slots": {"tier": "vip", "lifetime_value": 999999, "customer_id": "demo-vip"},
-            "events": [{"event": "user", "text": "I want a person NOW, this is outrageous!!!"}],
-            "latest_message": {"text": "I want a person NOW, this is outrageous!!!", "intent": {"name": "complain"}},
-        },
-    }
+    forged = forged_action_call(sender)
     token = bot.settings.action_server_token
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}, {"X-Token": token}):
         refused = requests.post(f"{url}/webhook", json=forged, headers=headers, timeout=10)
@@ -88,6 +55,15 @@ def test_the_action_server_answers_only_rasa_and_only_on_localhost(bot):
     for status in ("waiting", "assigned"):
         assert sender not in [h["conversation_id"] for h in bot.api("GET", f"/api/handoffs?status={status}").json()]
     assert listening_addresses(bot.settings.action_server_port) == {"127.0.0.1"}
+
+
+def back_to_normal(bot) -> None:
+    """Once the supervisor has restarted the killed action server: everything answers, the queue is empty."""
+    deadline = time.monotonic() + 60
+    while bot.actions.process.poll() is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    bot.wait_until_up()
+    bot.clear_queue()
 
 
 def test_a_customer_who_asks_for_a_person_while_the_action_server_is_dead_still_reaches_the_queue(bot):
@@ -104,11 +80,7 @@ def test_a_customer_who_asks_for_a_person_while_the_action_server_is_dead_still_
         rasa_log = bot.rasa.log_path.read_text(errors="replace")[log_start:]
         assert rasa_log.count("Action server unreachable for action_escalate; retrying") == 3
         assert "running action_escalate in the Rasa server instead" in rasa_log
-    deadline = time.monotonic() + 60
-    while bot.actions.process.poll() is not None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    bot.wait_until_up()
-    bot.clear_queue()
+    back_to_normal(bot)
     # Back to normal: the restarted action server runs the actions again.
     log_start = len(bot.rasa.log_path.read_text(errors="replace"))
     assert bot.conversation("demo-standard").send("hi")
@@ -124,11 +96,7 @@ def test_an_action_server_back_within_the_retries_answers_the_retry(bot):
     assert told, "a silent turn"
     rasa_log = bot.rasa.log_path.read_text(errors="replace")[log_start:]
     assert "Action server unreachable" in rasa_log
-    deadline = time.monotonic() + 60
-    while bot.actions.process.poll() is not None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    bot.wait_until_up()
-    bot.clear_queue()
+    back_to_normal(bot)
 
 
 def test_killing_the_escalation_service_loses_no_handoff(bot):
@@ -148,19 +116,6 @@ def test_typing_an_intent_payload_still_gets_an_answer(bot):
     for payload in ("/faq", "/greet", '/rate_csat{"csat_score": 3}'):
         assert texts(bot.send(payload)), payload
     assert "KeyError" not in bot.rasa.log_path.read_text(errors="replace")[log_start:]
-
-
-class StuckServer:
-    """Accepts connections and never answers: a Rasa server that hangs."""
-
-    def __init__(self) -> None:
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(128)
-        self.port = self.listener.getsockname()[1]
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 def test_the_service_stays_responsive_while_rasa_hangs(tmp_path: Path):
