@@ -31,6 +31,7 @@ class Message:
     text: str
     timestamp: Optional[float]
     agent: Optional[str] = None  # the agent's name for agent messages
+    sentiment: Optional[dict] = None  # a customer message's, as the NLU stored it (rasa_plugins/escalation.py)
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -42,7 +43,8 @@ def _message(event_id: int, type_name: str, data: str) -> Optional[Message]:
     if not text:
         return None
     if type_name == "user":
-        return Message(event_id, "customer", text, event.get("timestamp"))
+        sentiment = (event.get("parse_data") or {}).get("sentiment")
+        return Message(event_id, "customer", text, event.get("timestamp"), sentiment=sentiment)
     agent = (event.get("metadata") or {}).get("agent")
     return Message(event_id, "agent" if agent else "bot", text, event.get("timestamp"), agent)
 

@@ -1,6 +1,8 @@
 """The dissatisfaction detector at the edge: the trained model (escalation/dissatisfaction_model.json,
-read once per process) applied to sentence embeddings (common/sentence_encoder.py), with the VADER score
-and the support cues that fired, so agents can see why a message counted.
+read once per process) applied to sentence embeddings (common/sentence_encoder.py), combined with the
+lexicon (VADER and support cues) into the one sentiment the escalation policy uses
+(escalation/core/dissatisfaction.py: combined_sentiment), with the cues that fired, so agents can see
+why a message counted.
 
 `assess(texts)` takes a batch (Rasa gives the NLU pipeline batches; the console asks for a transcript at
 once); repeated texts come from the encoder's cache.
@@ -15,24 +17,28 @@ from pathlib import Path
 from typing import List, Sequence, Tuple
 
 from common.sentence_encoder import shared_encoder
-from escalation.core.dissatisfaction import DissatisfactionModel
-from escalation.core.sentiment import score_message
+from escalation.core.dissatisfaction import DissatisfactionModel, combined_sentiment, dissatisfaction_score
+from escalation.core.sentiment import DISSATISFIED_AT, score_message
 
 MODEL_FILE = Path(__file__).resolve().parent / "dissatisfaction_model.json"
 
 
 @dataclass(frozen=True)
 class Assessment:
-    score: float  # probability that the message is dissatisfied, 0..1
-    dissatisfied: bool  # score at or above the model's threshold
-    compound: float  # the lexicon's sentiment (VADER with support cues), -1..1
+    compound: float  # the combined sentiment, -1..1: what the escalation policy compares with its thresholds
+    score: float  # the same as dissatisfaction, 0..1 (1: most dissatisfied)
+    dissatisfied: bool  # either detector says so (compound at or below DISSATISFIED_AT)
+    model_probability: float  # the embedding model's alone, 0..1
+    lexicon_compound: float  # the lexicon's alone (VADER with support cues), -1..1
     cues: Tuple[str, ...]  # the support cues that fired ("waiting", "repetition", ...)
 
     def as_json(self) -> dict:
         return {
-            "score": round(self.score, 4),
+            "compound": round(self.compound, 4),
+            "dissatisfaction": round(self.score, 4),
             "dissatisfied": self.dissatisfied,
-            "compound": self.compound,
+            "model_probability": round(self.model_probability, 4),
+            "lexicon_compound": self.lexicon_compound,
             "cues": list(self.cues),
         }
 
@@ -49,5 +55,15 @@ def assess(texts: Sequence[str]) -> List[Assessment]:
     for text, embedding in zip(texts, embeddings):
         lexicon = score_message(text)
         probability = model.probability(embedding.tolist(), lexicon.vader_compound)
-        found.append(Assessment(probability, model.is_dissatisfied(probability), lexicon.compound, lexicon.cues))
+        compound = round(combined_sentiment(lexicon.compound, probability, model.threshold), 4)
+        found.append(
+            Assessment(
+                compound,
+                dissatisfaction_score(compound),
+                compound <= DISSATISFIED_AT,
+                probability,
+                lexicon.compound,
+                lexicon.cues,
+            )
+        )
     return found

@@ -1,8 +1,9 @@
 """The escalation module inside the Rasa server: thin adapters of escalation/core, so ordinary turns
 need no extra HTTP hop.
 
-- `SentimentAnnotator` (NLU pipeline) adds `sentiment` to every parsed message, so each customer
-  message in the tracker carries its score for agents and analytics.
+- `SentimentAnnotator` (NLU pipeline) adds `sentiment` to every parsed message (escalation/detector.py:
+  the lexicon and the embedding model combined, with the model's score and the cues that fired), so
+  each customer message in the tracker carries it for the policy, agents and analytics.
 - `EscalationPolicy` (dialogue policy) runs escalation.core.policy.decide on every customer turn from the
   tracker alone (segment slots, this session's messages), with the rules read once when the model
   loads, from ESCALATION_RULES_FILE. Only when the decision is not "stay" does
@@ -34,11 +35,17 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from common.names import ACTION_ESCALATE, FRESH_START_EVENTS
 from common.settings import setting
 from escalation.core.policy import CustomerView, QueueState, Signals, decide
-from escalation.core.sentiment import score_message, turns_from_events
+from escalation.core.sentiment import MessageSentiment, turns_from_events
+from escalation.detector import assess
 from escalation.rules_file import load_rules
 from rasa_plugins import action_calls
 
 SENTIMENT_KEY = "sentiment"
+
+
+def score_message_label(compound: float) -> str:
+    return MessageSentiment(compound, compound).label
+
 
 # Loaded by every Rasa process that runs this project's model (config.yml names the policy).
 action_calls.install()
@@ -57,20 +64,10 @@ class SentimentAnnotator(GraphComponent):
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text = message.get(TEXT)
-            if text:
-                result = score_message(text)
-                message.set(
-                    SENTIMENT_KEY,
-                    {
-                        "compound": result.compound,
-                        "label": result.label,
-                        "dissatisfied": result.dissatisfied,
-                        "cues": list(result.cues),
-                    },
-                    add_to_output=True,
-                )
+        scored = [m for m in messages if m.get(TEXT)]
+        for message, assessment in zip(scored, assess([m.get(TEXT) for m in scored])):
+            label = score_message_label(assessment.compound)
+            message.set(SENTIMENT_KEY, {**assessment.as_json(), "label": label}, add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

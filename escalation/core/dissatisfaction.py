@@ -12,7 +12,27 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Sequence, Tuple
 
+from escalation.core.sentiment import DISSATISFIED_AT  # the lexicon's cut: where the model's threshold lands
+
 EXTRA_FEATURES = ("vader_compound",)  # after the embedding, in this order
+
+
+def combined_sentiment(lexicon_compound: float, probability: float, threshold: float) -> float:
+    """One sentiment on the lexicon's scale (-1..1) from both detectors, so the escalation rules'
+    per-tier thresholds keep their meaning: below the model's threshold the lexicon's score stands;
+    at or above it, the model's confidence is placed on the scale from DISSATISFIED_AT (at the threshold)
+    to -1 (certain), and the more negative of the two counts. A message either detector calls
+    dissatisfied is dissatisfied: they miss different things (the lexicon: calm or unfamiliar wording;
+    the model, trained on Reddit: support cues such as waiting and repetition)."""
+    if probability < threshold:
+        return lexicon_compound
+    model = DISSATISFIED_AT - (1 + DISSATISFIED_AT) * (probability - threshold) / (1 - threshold)
+    return min(lexicon_compound, model)
+
+
+def dissatisfaction_score(sentiment: float) -> float:
+    """The combined sentiment as a 0..1 score (1: most dissatisfied); dissatisfied from 0.625 up."""
+    return (1 - max(-1.0, min(1.0, sentiment))) / 2
 
 
 @dataclass(frozen=True)

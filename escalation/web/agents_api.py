@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
+from common.conversation_log import Message
 from common.names import HandoffChannel, HandoffStatus
 from common.rasa_api import RasaUnavailable
 from common.screening import screen_text
@@ -83,15 +84,26 @@ def _renew_if_mine(services: Services, handoff: Handoff, agent: Agent) -> Handof
     return handoff
 
 
+def sentiment_of(message: Message) -> dict:
+    """What the NLU stored with the customer's message (the combined detector's compound, dissatisfaction
+    score and cues); for a message stored without it, the lexicon's score."""
+    if message.sentiment and "compound" in message.sentiment:
+        return message.sentiment
+    lexicon = score_message(message.text)
+    return {"compound": lexicon.compound, "cues": list(lexicon.cues)}
+
+
 def handoff_detail(services: Services, handoff_id: str, agent: Agent) -> dict:
     """A handoff with the customer's profile, the transcript and the customer's sentiment over it."""
     handoff = _renew_if_mine(services, visible(services, handoff_id, agent), agent)
     customer = services.customers.get(handoff.customer_id) if handoff.customer_id else None
     messages = services.log.messages(handoff.conversation_id)
+    customer_messages = [m for m in messages if m.sender == "customer"]
     return {
         **plain(handoff),
         "profile": plain(customer) if customer else None,
-        "sentiment_trend": [round(score_message(m.text).compound, 3) for m in messages if m.sender == "customer"],
+        "sentiment_trend": [round(sentiment_of(m)["compound"], 3) for m in customer_messages],
+        "latest_sentiment": sentiment_of(customer_messages[-1]) if customer_messages else None,
         "transcript": [m.as_json() for m in messages],
         "cursor": messages[-1].id if messages else 0,
     }

@@ -9,7 +9,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from common.settings import PROJECT_ROOT
-from tests.integration.test_browser_journey import WAIT_MS, browser, open_website_as, sign_in  # noqa: F401
+from tests.integration.test_browser_journey import (  # noqa: F401
+    ANIMATIONS_DONE,
+    WAIT_MS,
+    browser,
+    open_website_as,
+    sign_in,
+)
 
 AXE = PROJECT_ROOT / "escalation" / "web" / "node_modules" / "axe-core" / "axe.min.js"
 SERIOUS = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
@@ -40,13 +46,7 @@ class CheckedPages:
         return self.context.new_page()
 
 
-# The widget fades messages and its window in (opacity animations of up to 0.6 s); mid-fade, text has
-# too little contrast. Checked once the finite animations have finished (a loaded machine is slower).
-ANIMATIONS_DONE = """() => Promise.all(document.getAnimations()
-  .filter((a) => a.effect && a.effect.getTiming().iterations !== Infinity)
-  .map((a) => a.finished.catch(() => null)))"""
-
-
+# Mid-fade, the widget's text has too little contrast: axe runs once the animations have finished.
 def serious_violations(page: Page) -> list:
     page.evaluate(ANIMATIONS_DONE)
     page.add_script_tag(path=str(AXE))

@@ -33,7 +33,10 @@ FAQ = "how long does delivery take?"
 HOSTILE = '<script>window.__pwned = 1</script><b>bold?</b> <img src=x onerror="window.__pwned = 2">'
 COMPLAINT = f"I'm still waiting for my refund and this is the third time I ask!!! {HOSTILE}"
 WAIT_MS = 15_000
-ANIMATIONS_DONE = "() => document.getAnimations().every((a) => a.playState !== 'running')"
+# Resolves once the page's finite animations (the widget fades its window and messages in) have finished.
+ANIMATIONS_DONE = """() => Promise.all(document.getAnimations()
+  .filter((a) => a.effect && a.effect.getTiming().iterations !== Infinity)
+  .map((a) => a.finished.catch(() => null)))"""
 
 
 pytestmark = pytest.mark.browser
@@ -127,7 +130,7 @@ def test_the_whole_journey(browser, system):
     # 1. An FAQ is answered by the bot.
     customer_says(customer, FAQ)
     expect(last_bot_message(customer)).to_contain_text("Standard delivery", timeout=WAIT_MS)
-    customer.wait_for_function(ANIMATIONS_DONE)  # the widget's message animation, for the screenshot
+    customer.evaluate(ANIMATIONS_DONE)  # the widget's message animation, for the screenshot
     customer.screenshot(path=str(SCREENSHOTS / "website.png"))
 
     # 2. The VIP complains: the conversation goes to the top of the console's queue, with reasons.
@@ -148,6 +151,8 @@ def test_the_whole_journey(browser, system):
     expect(agent.locator("#customer-badges .badge.tier-vip")).to_be_visible()
     expect(agent.locator("#reasons li").first).to_be_visible()
     expect(agent.locator("#sentiment svg")).to_be_visible()
+    # The detector explains itself: the latest customer message's verdict, score and the cues that fired.
+    expect(agent.locator("#dissatisfaction")).to_contain_text("Latest message: dissatisfied (score")
     hostile = agent.locator("#transcript .from-customer .text").filter(has_text="<script>")
     expect(hostile).to_have_count(1)
     expect(hostile).to_contain_text(HOSTILE)

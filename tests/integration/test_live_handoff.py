@@ -74,6 +74,16 @@ def test_the_whole_live_handoff(bot, vip_in_handoff):
     senders = [m["sender"] for m in detail["transcript"]]
     assert senders[-3:] == ["agent", "agent", "customer"]
     assert detail["profile"]["tier"] == "vip" and detail["sentiment_trend"]
+    # As the NLU stored it with the message: the combined detector's verdict, score and cues.
+    assert set(detail["latest_sentiment"]) >= {
+        "compound",
+        "dissatisfaction",
+        "dissatisfied",
+        "model_probability",
+        "cues",
+    }
+    complaint = next(m for m in detail["transcript"] if m["text"] == COMPLAINT)
+    assert complaint["sentiment"]["dissatisfied"] and complaint["sentiment"]["cues"]
 
     # Resolve: the bot takes over again and asks for a rating with 1-5 buttons.
     log_before = bot.rasa.log_path.read_text(errors="replace")

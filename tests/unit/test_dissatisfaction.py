@@ -96,10 +96,40 @@ def test_the_detector_flags_anger_and_not_questions_or_thanks():
 
 
 def test_complaints_score_higher_than_questions_on_average():
-    # Calm complaints are this detector's weak spot (docs/measurements.md): they are not all flagged,
-    # but as a group they must still score above questions and thanks.
+    # Calm complaints are the model's weak spot (docs/measurements.md): they are not all flagged, but as
+    # a group they must still score above questions and thanks, alone and combined.
     complaints, others = assess(COMPLAINTS), assess(NOT_COMPLAINTS)
-    assert sum(a.score for a in complaints) / len(complaints) > 2 * sum(a.score for a in others) / len(others)
+
+    def mean(values):
+        return sum(values) / len(values)
+
+    assert mean([a.model_probability for a in complaints]) > 2 * mean([a.model_probability for a in others])
+    assert mean([a.score for a in complaints]) > mean([a.score for a in others])
+
+
+@pytest.mark.parametrize(
+    "lexicon, probability, expected",
+    [
+        (0.5, 0.1, 0.5),  # the model is not sure: the lexicon's score stands
+        (-0.8, 0.1, -0.8),
+        (0.0, 0.25, -0.25),  # at the model's threshold: the lexicon's cut for "dissatisfied"
+        (0.3, 1.0, -1.0),  # certain: the bottom of the scale
+        (-0.9, 0.625, -0.9),  # the more negative of the two
+        (0.0, 0.625, -0.625),
+    ],
+)
+def test_combined_sentiment(lexicon, probability, expected):
+    from escalation.core.dissatisfaction import combined_sentiment, dissatisfaction_score
+
+    combined = combined_sentiment(lexicon, probability, threshold=0.25)
+    assert combined == pytest.approx(expected)
+    assert dissatisfaction_score(combined) == pytest.approx((1 - expected) / 2)
+
+
+def test_what_either_detector_calls_dissatisfied_is_dissatisfied():
+    cue_only = assess(["where is my refund, three weeks now!!"])[0]  # the model alone misses it
+    assert cue_only.model_probability < shared_model().threshold and cue_only.cues
+    assert cue_only.dissatisfied and cue_only.score >= 0.625
 
 
 def test_score_messages_prints_one_object_per_line_in_order():

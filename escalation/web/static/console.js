@@ -144,6 +144,15 @@ function profileEntries(profile, handoff) {
   ];
 }
 
+// The latest customer message as the detector read it: its dissatisfaction score and the cues that fired.
+function dissatisfactionLine(sentiment) {
+  const line = $("dissatisfaction");
+  if (!sentiment || sentiment.dissatisfaction === undefined) { line.textContent = ""; return; }
+  const cues = sentiment.cues && sentiment.cues.length ? `; cues: ${sentiment.cues.join(", ")}` : "";
+  const verdict = sentiment.dissatisfied ? "dissatisfied" : "not dissatisfied";
+  line.textContent = `Latest message: ${verdict} (score ${sentiment.dissatisfaction.toFixed(2)} of 1${cues})`;
+}
+
 function sparkline(values) {
   const box = $("sentiment");
   box.replaceChildren();
@@ -221,6 +230,7 @@ async function openConversation(id) {
     el("dt", {text: term}), el("dd", {text: value})]));
   $("reasons").replaceChildren(...detail.reasons.map((reason) => el("li", {text: reason.text, attrs: {"data-code": reason.code}})));
   sparkline(detail.sentiment_trend);
+  dissatisfactionLine(detail.latest_sentiment);
   $("transcript").replaceChildren();
   appendMessages(detail.transcript);
   setWorkable(detail);
@@ -241,6 +251,7 @@ async function followMessages(id, generation, detail) {
         const fresh = await api("GET", `/api/handoffs/${encodeURIComponent(id)}`);  // sentiment, status
         if (generation !== state.pollGeneration) return;
         sparkline(fresh.sentiment_trend);
+        dissatisfactionLine(fresh.latest_sentiment);
         setWorkable(fresh);
       } else if (update.status !== detail.status || update.agent_id !== detail.agent_id) {
         detail = {...detail, status: update.status, agent_id: update.agent_id};
