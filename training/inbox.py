@@ -5,7 +5,8 @@ A message is flagged when
 - the customer's next message repeated or rephrased it (the bot's answer did not help);
 - the customer asked for a person within the next two messages (what they asked before was not
   resolved by the bot);
-- its conversation was handed to a person because the bot did not understand (the handoff's reason).
+- its conversation was handed to a person because the bot did not understand (the handoff's reason);
+- its conversation was rated LOW_RATING_AT_MOST or less after a handoff (what went wrong is worth a look).
 Messages a trainer has reviewed, and messages already in the training or held-out data, are left
 out. Messages that mean the same (sentence embeddings) form one group, with a count, the distinct
 wordings, what the bot predicted with which confidence, and the conversation around one occurrence.
@@ -28,9 +29,11 @@ from escalation.core.sentiment import similar_messages
 from training.project import normalize
 
 FALLBACK = Intent.NLU_FALLBACK
+RATE_CSAT = Intent.RATE_CSAT
 REQUEST_HUMAN = Intent.REQUEST_HUMAN
 SIMILARITY = 0.6  # cosine of the sentence embeddings
 PERSON_WITHIN = 2  # customer messages before a request for a person that count as unresolved
+LOW_RATING_AT_MOST = 2  # CSAT (1-5) of a conversation whose messages are offered for review
 _WORD = re.compile(r"[a-z]+")
 _STOP = frozenset(
     "a an the i my me to is it of for and or on in you your do does can could would please this that "
@@ -121,11 +124,14 @@ def flag_messages(
     confidence_below: float,
     not_understood: Set[str] = frozenset(),
     skip: Set[str] = frozenset(),
+    rated_low: Optional[Dict[str, int]] = None,
 ) -> List[Flagged]:
     """Flags customer messages in (event id, conversation id, "user"/"bot", event JSON) events.
 
     `not_understood`: conversations handed over because the bot did not understand; `skip`:
-    normalized texts that are reviewed or already in the data."""
+    normalized texts that are reviewed or already in the data; `rated_low`: conversations rated
+    LOW_RATING_AT_MOST or less after a handoff, with the rating."""
+    rated_low = rated_low or {}
     by_conversation: Dict[str, List[Tuple[int, str, dict]]] = {}
     for event_id, conversation, kind, event in events:
         if event.get("text"):
@@ -154,6 +160,8 @@ def flag_messages(
                     reasons.append("the customer asked for a person soon after")
                 if not asked_person[0] and rephrased(text, later[0]["text"]) and normalize(later[0]["text"]) != key:
                     reasons.append("the customer rephrased it next")
+            if conversation in rated_low and predicted != RATE_CSAT:
+                reasons.append(f"its conversation was rated {rated_low[conversation]}/5")
             if conversation in not_understood and reasons:
                 reasons.append("handed over because the bot did not understand")
             elif conversation in not_understood and position == len(users) - 1 and predicted != REQUEST_HUMAN:
@@ -241,8 +249,9 @@ def build_inbox(
     not_understood: Set[str],
     skip: Set[str],
     limit: int = 100,
+    rated_low: Optional[Dict[str, int]] = None,
 ) -> List[Group]:
-    return group_similar(flag_messages(events, confidence_below, not_understood, skip))[:limit]
+    return group_similar(flag_messages(events, confidence_below, not_understood, skip, rated_low))[:limit]
 
 
 RECENT_EVENTS = 20_000  # the inbox looks at this many of the latest messages
@@ -253,8 +262,8 @@ def inbox_from_stores(log, queue, reviews, project, confidence_below: float) -> 
     because the bot did not understand (escalation.queue.handoffs.HandoffQueue, by reason code), and
     what is reviewed (training.store.ReviewStore) or already in the project's data
     (training.project.BotProject)."""
-    not_understood = {
-        h.conversation_id for h in queue.list(None, limit=5000) if ReasonCode.NOT_UNDERSTOOD.value in h.reason_codes
-    }
+    handoffs = queue.list(None, limit=5000)
+    not_understood = {h.conversation_id for h in handoffs if ReasonCode.NOT_UNDERSTOOD.value in h.reason_codes}
+    rated_low = {h.conversation_id: h.csat for h in handoffs if h.csat is not None and h.csat <= LOW_RATING_AT_MOST}
     skip = reviews.reviewed() | set(project.known_texts())
-    return build_inbox(log.recent_events(RECENT_EVENTS), confidence_below, not_understood, skip)
+    return build_inbox(log.recent_events(RECENT_EVENTS), confidence_below, not_understood, skip, rated_low=rated_low)

@@ -104,3 +104,16 @@ def test_messages_that_mean_the_same_are_one_group_with_a_count():
     groups = build_inbox(events, 0.5, set(), set())
     assert groups[0].count == 4 and set(groups[0].texts) == set(showroom)
     assert sorted(g.count for g in groups[1:]) == [1, 1, 1, 1]  # different questions stay apart
+
+
+def test_messages_of_a_conversation_rated_low_are_offered_for_review():
+    events = conversation(
+        "r",
+        user("the table you sent is the wrong colour", "faq", 0.9, "exchange"),
+        bot("Exchanges..."),
+        user("2", "rate_csat", 0.99),
+        start=200,
+    ) + conversation("ok", user("the lamp you sent is the wrong colour", "faq", 0.9, "exchange"), start=300)
+    groups = build_inbox(events, 0.5, set(), set(), rated_low={"r": 2})
+    assert [g.text for g in groups] == ["the table you sent is the wrong colour"]
+    assert groups[0].reasons == {"its conversation was rated 2/5": 1}
