@@ -16,6 +16,10 @@ class RasaUnavailable(RuntimeError):
     """The Rasa server did not answer, or refused the request."""
 
 
+class RatingNotAsked(RasaUnavailable):
+    """The bot has the conversation back, but the question for the rating could not be sent."""
+
+
 CONNECT_TIMEOUT_SECONDS = 3.05  # a Rasa that is down refuses at once; one that is overloaded gets this long
 PAUSE_AFTER_FAILURE_SECONDS = 5.0
 
@@ -124,5 +128,8 @@ class RasaClient:
         """Resumes the bot, which asks the customer to rate the help they got (utter_ask_csat, with
         1-5 buttons); the rating is then recorded by action_record_csat for this handoff."""
         self.resume(conversation_id, {Slot.CSAT_HANDOFF_ID: handoff_id})
-        self.execute(conversation_id, "utter_ask_csat")
-        self.append_events(conversation_id, [LISTEN])  # waiting for the answer, as after any bot turn
+        try:
+            self.execute(conversation_id, "utter_ask_csat")
+            self.append_events(conversation_id, [LISTEN])  # waiting for the answer, as after any bot turn
+        except RasaUnavailable as error:
+            raise RatingNotAsked(str(error)) from None

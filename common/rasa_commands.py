@@ -30,6 +30,7 @@ TRAINING_INPUTS = (
     "data",
     "rasa_plugins/intent_classifier.py",
     "rasa_plugins/sentence_featurizer.py",
+    "common/sentence_encoder.py",
     "rasa_plugins/response_selector.py",
     "rasa_plugins/escalation.py",
 )

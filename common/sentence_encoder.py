@@ -117,7 +117,9 @@ class SentenceEncoder:
         return found
 
     def _run(self, batch: List[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(batch)
+        # The tokenizer takes only valid text: a lone surrogate (from a JSON "\\ud800") becomes U+FFFD.
+        valid = [t.encode("utf-8", "replace").decode("utf-8") if not t.isascii() else t for t in batch]
+        encodings = self._tokenizer.encode_batch(valid)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}

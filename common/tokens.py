@@ -70,8 +70,9 @@ def mint(
 def verify(token: object, secret: str, issuer: str) -> Identity:
     if token is None or token == "":
         return Identity(None, "no token")
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
-        return Identity(None, "malformed token (not a string or too long)")
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        # A JWT is ASCII; anything else (a lone surrogate from JSON would even make PyJWT raise) is not one.
+        return Identity(None, "malformed token (not an ASCII string, or too long)")
     try:
         # `algorithms` is fixed so "alg: none" and algorithm-confusion tokens are refused.
         claims = jwt.decode(

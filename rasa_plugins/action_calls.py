@@ -5,8 +5,9 @@ goes on, so a customer who asked for a person got no answer and no handoff (seen
 server was killed). Installed into the Rasa server by `install()`, every custom action call now:
 
 1. is retried when the action server cannot be reached (connection refused or reset, or a 502/503/504
-   from a proxy in front of it), after RETRY_DELAYS_SECONDS, and waits at most
-   ACTION_CALL_TIMEOUT_SECONDS instead of Rasa's five minutes;
+   from a proxy in front of it: the action did not run), after RETRY_DELAYS_SECONDS, and waits at most
+   ACTION_CALL_TIMEOUT_SECONDS instead of Rasa's five minutes; a call that timed out is not retried or
+   re-run (the action may have run), the customer gets the honest message of 3;
 2. when the action server stays unreachable, runs in the Rasa server itself: the same action code
    (the `actions` package, through rasa_sdk's executor, with the same request Rasa would have sent),
    so the handoff is queued and the customer told so, as if nothing had happened (logged as an error
@@ -28,6 +29,7 @@ import aiohttp
 import rasa.core.actions.action as rasa_actions
 from rasa.shared.core import events as rasa_events
 from rasa.shared.exceptions import RasaException
+from rasa.utils.endpoints import ClientResponseError as RasaClientResponseError
 
 logger = logging.getLogger(__name__)
 ACTIONS_PACKAGE = "actions"
@@ -45,12 +47,11 @@ CANNOT_HELP = (
 
 def action_server_unreachable(error: BaseException) -> bool:
     """Whether a failed call means the action server could not be reached (rather than a failing action)."""
-    if isinstance(error, asyncio.TimeoutError):
-        return True
     for cause in (error.__cause__, error.__context__):
-        if isinstance(cause, aiohttp.ClientResponseError):
+        # Rasa raises its own ClientResponseError (rasa.utils.endpoints) for an HTTP error status.
+        if isinstance(cause, (RasaClientResponseError, aiohttp.ClientResponseError)):
             return cause.status in UNREACHABLE_STATUSES
-        if isinstance(cause, (aiohttp.ClientConnectionError, asyncio.TimeoutError)):
+        if isinstance(cause, aiohttp.ClientConnectionError):
             return True
     return False
 
@@ -78,11 +79,16 @@ def resilient(call_action_server):
         for delay in (*RETRY_DELAYS_SECONDS, None):
             try:
                 return await call_action_server(self, output_channel, nlg, tracker, domain)
-            except (RasaException, asyncio.TimeoutError) as error:
+            except asyncio.TimeoutError:
+                # The action server may have done the work and only its answer is late: running the
+                # action again could do it twice, so the customer is told instead.
+                logger.error("The action server did not answer %s in time; telling the customer", self.name())
+                return [rasa_actions.create_bot_utterance({"text": CANNOT_HELP})]
+            except RasaException as error:
                 if not action_server_unreachable(error):
                     raise
-                if delay is None or isinstance(error, asyncio.TimeoutError):
-                    break  # a timeout already waited long enough
+                if delay is None:
+                    break
                 logger.warning("Action server unreachable for %s; retrying in %.2f s", self.name(), delay)
                 await asyncio.sleep(delay)
         logger.error(

@@ -71,9 +71,10 @@ CONTROL_INTENTS = (USER_INTENT_RESTART, USER_INTENT_BACK, USER_INTENT_SESSION_ST
 
 def without_control_payload(text: str) -> str:
     if text.startswith(INTENT_MESSAGE_PREFIX):
-        intent = re.split(r"[{@\s]", text[len(INTENT_MESSAGE_PREFIX) :], maxsplit=1)[0]
+        # Read the intent as Rasa does: up to "{" or "@", then stripped ("/ restart" is "restart" too).
+        intent = re.split(r"[{@]", text[len(INTENT_MESSAGE_PREFIX) :], maxsplit=1)[0].strip()
         if intent in CONTROL_INTENTS:
-            return text[len(INTENT_MESSAGE_PREFIX) :]
+            return text[len(INTENT_MESSAGE_PREFIX) :].strip()
     return text
 
 

@@ -48,6 +48,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
+import common.sentence_encoder as sentence_encoder_module
 from common.sentence_encoder import shared_encoder
 from rasa_plugins import response_selector
 from rasa_plugins.sentence_featurizer import sentence_embedding
@@ -87,6 +88,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         # Retrain when this file or the featurizer changes, not only when data or config do.
         digest = hashlib.sha256(Path(__file__).read_bytes())
         digest.update(Path(__file__).with_name("sentence_featurizer.py").read_bytes())
+        digest.update(Path(sentence_encoder_module.__file__).read_bytes())  # another model, other features
         return digest.hexdigest()
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:

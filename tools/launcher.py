@@ -58,6 +58,7 @@ def _spawn(name: str, command: List[str], env: dict, log_path: Path, health_url:
 
 
 ACTION_SERVER, RASA_SERVER, ESCALATION_SERVICE = "action server", "Rasa server", "escalation service"
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def start_action_server(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
@@ -93,7 +94,10 @@ def start_rasa(
     settings: Settings, model: Path, log_dir: Path = VAR_DIR / "logs", endpoints: Path = BOT_DIR / "endpoints.yml"
 ) -> Service:
     command = rasa_run_command(settings, model, endpoints)
-    return _spawn(RASA_SERVER, command, process_env(settings), log_dir / "rasa.log", f"{settings.rasa_url}/")
+    # Sanic refuses bodies over this before reading them (its default is 100 MB); customers' messages
+    # are a few KB, the channel's own check answers 413 above 1 MB.
+    env = {**process_env(settings), "SANIC_REQUEST_MAX_SIZE": str(MAX_REQUEST_BYTES)}
+    return _spawn(RASA_SERVER, command, env, log_dir / "rasa.log", f"{settings.rasa_url}/")
 
 
 def start_escalation_service(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:

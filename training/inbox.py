@@ -33,6 +33,7 @@ RATE_CSAT = Intent.RATE_CSAT
 REQUEST_HUMAN = Intent.REQUEST_HUMAN
 SIMILARITY = 0.6  # cosine of the sentence embeddings
 PERSON_WITHIN = 2  # customer messages before a request for a person that count as unresolved
+MAX_WORDINGS = 2000  # distinct wordings grouped per look at the inbox (most frequent first): bounds its cost
 LOW_RATING_AT_MOST = 2  # CSAT (1-5) of a conversation whose messages are offered for review
 _WORD = re.compile(r"[a-z]+")
 _STOP = frozenset(
@@ -195,7 +196,9 @@ def group_similar(flagged: Sequence[Flagged], similarity: float = SIMILARITY) ->
     if not flagged:
         return []
     counts = Counter(f.normalized for f in flagged)
-    keys = sorted(counts, key=lambda k: (-counts[k], k))
+    keys = sorted(counts, key=lambda k: (-counts[k], k))[:MAX_WORDINGS]  # the rest wait for the next look
+    kept = set(keys)
+    flagged = [f for f in flagged if f.normalized in kept]
     vectors = shared_encoder().encode(keys)
     group_of: List[int] = []  # per key index: the index of its group's first key
     members: Dict[int, List[str]] = {}

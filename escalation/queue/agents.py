@@ -157,7 +157,10 @@ def password_matches(password: str, stored: Optional[str]) -> bool:
         return False
     if scheme != "pbkdf2_sha256":
         return False
-    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(iterations)).hex()
+    # A password UTF-8 cannot encode (a lone surrogate) is hashed escaped: it costs the same and never
+    # matches a password that was set, since set passwords are valid text.
+    secret = password.encode("utf-8", "backslashreplace")
+    candidate = hashlib.pbkdf2_hmac("sha256", secret, salt.encode(), int(iterations)).hex()
     return hmac.compare_digest(candidate, digest)
 
 
@@ -273,12 +276,18 @@ class SignInThrottle:
             )
 
 
+def _storable(text: str) -> str:
+    """`text` as the database can store it: characters UTF-8 cannot encode (a lone surrogate from a
+    JSON "\\ud800") escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def account_key(name: object) -> str:
-    return f"account:{str(name)[:100]}"
+    return _storable(f"account:{str(name)[:100]}")
 
 
 def address_key(address: str) -> str:
-    return f"address:{address[:100]}"
+    return _storable(f"address:{address[:100]}")
 
 
 class AgentDirectory:
@@ -444,7 +453,7 @@ class AgentDirectory:
 
     def _authenticate(self, name: object, password: object) -> Tuple[Optional[Agent], int]:
         with self._database.session() as session:
-            row = session.get(AgentRow, name) if isinstance(name, str) else None
+            row = session.get(AgentRow, name) if isinstance(name, str) and name == _storable(name) else None
             if row is None or not row.active or not row.password_hash:
                 row = None
             stored = row.password_hash if row is not None else DUMMY_PASSWORD_HASH

@@ -23,7 +23,7 @@ from sanic.response import json as json_response
 
 from common.conversation_log import Message
 from common.names import HandoffChannel, HandoffStatus
-from common.rasa_api import RasaUnavailable
+from common.rasa_api import RasaUnavailable, RatingNotAsked
 from common.screening import screen_text
 from escalation.core.sentiment import score_message
 from escalation.queue.agents import AGENT, Agent
@@ -147,8 +147,14 @@ def resolve(services: Services, handoff_id: str, agent: Agent) -> Handoff:
     resolved = services.queue.resolve(handoff_id, agent.name, services.clock())
     try:
         services.rasa.hand_back_asking_for_csat(resolved.conversation_id, resolved.id)
+    except RatingNotAsked as error:
+        # The bot has the conversation again: the handoff is resolved, only the rating question is lost.
+        logger.warning("Resolved %s, but the rating question was not sent: %s", handoff_id, error)
     except RasaUnavailable as error:
-        services.queue.reopen(handoff_id, agent.name, services.clock())  # the agent still has the customer
+        try:
+            services.queue.reopen(handoff_id, agent.name, services.clock())  # the agent still has the customer
+        except Exception:  # e.g. a new handoff opened meanwhile: it stays resolved, and the agent is told
+            logger.exception("Could not reopen %s after a failed hand-back", handoff_id)
         raise ApiError(502, f"The bot could not take the conversation back ({error}); try again.") from None
     return resolved
 

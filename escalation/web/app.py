@@ -38,6 +38,7 @@ from escalation.queue.handoffs import ClaimConflict, HandoffQueue, NotFound
 logger = logging.getLogger(__name__)
 QUEUE_UPKEEP_SECONDS = 5  # how often silent agents' leases expire and SLA breaches are recorded
 LONG_POLL_MAX_SECONDS = 25
+MAX_REQUEST_BYTES = 1024 * 1024  # every body the service takes (sign-in, messages, labels) is a few KB
 
 
 class ApiError(Exception):
@@ -109,6 +110,7 @@ def create_app(
     statuses = {**ERROR_STATUSES, **(error_statuses or {})}
     app = Sanic(f"escalation-{uuid.uuid4().hex[:8]}")
     app.config.RESPONSE_TIMEOUT = LONG_POLL_MAX_SECONDS + 30
+    app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES  # refused before the body is read (Sanic's default: 100 MB)
     app.ctx.services = services
     for blueprint in blueprints:
         app.blueprint(blueprint)

@@ -87,7 +87,9 @@ def test_a_customer_who_asks_for_a_person_while_the_action_server_is_dead_still_
     assert "in the Rasa server instead" not in bot.rasa.log_path.read_text(errors="replace")[log_start:]
 
 
-def test_an_action_server_back_within_the_retries_answers_the_retry(bot):
+def test_a_killed_action_server_never_leaves_a_silent_turn(bot):
+    # Not held down: whether the restarted server answers a retry or Rasa runs the action itself depends
+    # on how fast it starts; either way the customer gets an answer.
     chat = bot.conversation("demo-standard")
     chat.send("hi")
     log_start = len(bot.rasa.log_path.read_text(errors="replace"))

@@ -36,6 +36,11 @@ def test_too_long_reply_says_the_limit():
     "typed, passed_on",
     [
         ("/restart", "restart"),
+        ("/ restart", "restart"),  # Rasa strips the intent name: these are payloads too
+        ("/\trestart", "restart"),
+        ("/restart ", "restart"),
+        ("/ back", "back"),
+        ("/session_start@0.9", "session_start@0.9"),
         ("/back", "back"),
         ("/session_start", "session_start"),
         ('/restart{"tier": "vip"}', 'restart{"tier": "vip"}'),

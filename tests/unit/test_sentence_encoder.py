@@ -60,3 +60,8 @@ def test_a_missing_file_says_how_to_reinstall(tmp_path: Path):
         SentenceEncoder(tmp_path / "nothing.onnx", package_file(TOKENIZER_PACKAGE, TOKENIZER_FILE))
     with pytest.raises(EncoderUnavailable, match="not installed"):
         package_file("no_such_package_here", "model.onnx")
+
+
+def test_text_that_is_not_valid_unicode_is_encoded_not_refused():
+    vectors = shared_encoder().encode(["a\ud800b", "ab"])
+    assert vectors.shape == (2, DIMENSIONS) and np.all(np.isfinite(vectors))

@@ -108,3 +108,8 @@ def test_token_cli_prints_only_the_token(capsys, monkeypatch, tmp_path):
         assert "no active account named" in capsys.readouterr().err
     for wrong in ([], ["demo-free"], ["agent", ""], ["customer", ""]):
         assert tokens.main(wrong) == 2
+
+
+def test_a_token_with_a_lone_surrogate_is_malformed_not_an_exception():
+    assert verify("\ud800", SECRET, ISSUER).subject is None
+    assert "malformed" in verify("abc.\udfff.def", SECRET, ISSUER).reason

@@ -77,3 +77,30 @@ def test_the_largest_cursor_is_accepted(service):
     handoff = service.handoff()
     response = service.api("GET", f"/api/handoffs/{handoff.id}/messages?after=9223372036854775807")
     assert response.status == 200 and response.json["messages"] == []
+
+
+def test_a_hand_back_that_resumed_the_bot_is_a_resolve_even_if_the_rating_question_failed(service):
+    from common.rasa_api import RatingNotAsked
+
+    handoff = service.handoff()
+    service.api("POST", f"/api/handoffs/{handoff.id}/claim")
+
+    def resumed_then_failed(conversation_id, handoff_id):
+        raise RatingNotAsked("the rating question could not be sent (test)")
+
+    service.rasa.hand_back_asking_for_csat = resumed_then_failed
+    resolved = service.api("POST", f"/api/handoffs/{handoff.id}/resolve")
+    assert resolved.status == 200 and service.services.queue.get(handoff.id).status == "resolved"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"agent": "alice", "password": "\\ud800"}',  # a lone surrogate: valid JSON, not encodable text
+        b'{"agent": "\\ud800", "password": "x"}',
+        b'{"agent": "alice\\udfff", "password": "\\ud800\\ud800"}',
+    ],
+)
+def test_sign_in_with_text_that_cannot_be_encoded_is_a_401(service, body):
+    answer = service.client.request("POST", "/api/sign-in", body=body, headers={"Content-Type": "application/json"})
+    assert answer.status == 401, answer.body
