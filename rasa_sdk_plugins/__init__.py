@@ -28,7 +28,7 @@ OPEN_PATHS = ("/health",)  # what a health check may call without the token
 
 
 class MissingActionServerToken(RuntimeError):
-    pass
+    """ACTION_SERVER_TOKEN is not set: the action server refuses to start rather than run open."""
 
 
 def expected_token() -> str:
