@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from common.sentence_encoder import shared_encoder
 from escalation.core.dissatisfaction import DissatisfactionModel, combined_sentiment, dissatisfaction_score
@@ -48,13 +48,15 @@ def shared_model(path: Path = MODEL_FILE) -> DissatisfactionModel:
     return DissatisfactionModel.from_mapping(json.loads(path.read_text()))
 
 
-def assess(texts: Sequence[str]) -> List[Assessment]:
+def assess(texts: Sequence[str], embeddings: Optional[Sequence[Sequence[float]]] = None) -> List[Assessment]:
+    """The texts' assessments; their sentence embeddings are computed unless given (the NLU featurizer's)."""
     model = shared_model()
-    embeddings = shared_encoder().encode(list(texts))
+    if embeddings is None:
+        embeddings = shared_encoder().encode(list(texts))
     found = []
     for text, embedding in zip(texts, embeddings):
         lexicon = score_message(text)
-        probability = model.probability(embedding.tolist(), lexicon.vader_compound)
+        probability = model.probability(list(embedding), lexicon.vader_compound)
         compound = round(combined_sentiment(lexicon.compound, probability, model.threshold), 4)
         found.append(
             Assessment(

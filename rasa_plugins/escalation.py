@@ -35,16 +35,13 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from common.names import ACTION_ESCALATE, FRESH_START_EVENTS
 from common.settings import setting
 from escalation.core.policy import CustomerView, QueueState, Signals, decide
-from escalation.core.sentiment import MessageSentiment, turns_from_events
+from escalation.core.sentiment import sentiment_label, turns_from_events
 from escalation.detector import assess
 from escalation.rules_file import load_rules
 from rasa_plugins import action_calls
+from rasa_plugins.sentence_featurizer import sentence_embedding
 
 SENTIMENT_KEY = "sentiment"
-
-
-def score_message_label(compound: float) -> str:
-    return MessageSentiment(compound, compound).label
 
 
 # Loaded by every Rasa process that runs this project's model (config.yml names the policy).
@@ -65,8 +62,11 @@ class SentimentAnnotator(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         scored = [m for m in messages if m.get(TEXT)]
-        for message, assessment in zip(scored, assess([m.get(TEXT) for m in scored])):
-            label = score_message_label(assessment.compound)
+        # The featurizer earlier in the pipeline already embedded each message: used, not looked up again.
+        embeddings = [sentence_embedding(m) for m in scored]
+        given = None if any(e is None for e in embeddings) else embeddings
+        for message, assessment in zip(scored, assess([m.get(TEXT) for m in scored], given)):
+            label = sentiment_label(assessment.compound)
             message.set(SENTIMENT_KEY, {**assessment.as_json(), "label": label}, add_to_output=True)
         return messages
 

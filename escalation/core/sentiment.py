@@ -74,15 +74,20 @@ class MessageSentiment:
 
     @property
     def label(self) -> str:
-        if self.compound >= NEUTRAL_BAND:
-            return "positive"
-        if self.compound <= -NEUTRAL_BAND:
-            return "negative"
-        return "neutral"
+        return sentiment_label(self.compound)
 
     @property
     def dissatisfied(self) -> bool:
         return self.compound <= DISSATISFIED_AT
+
+
+def sentiment_label(compound: float) -> str:
+    """positive, negative or neutral, by VADER's own convention (|compound| < NEUTRAL_BAND is neutral)."""
+    if compound >= NEUTRAL_BAND:
+        return "positive"
+    if compound <= -NEUTRAL_BAND:
+        return "negative"
+    return "neutral"
 
 
 def _shouting(text: str) -> bool:

@@ -139,3 +139,10 @@ def test_score_messages_prints_one_object_per_line_in_order():
     assert count == len(rows) == len(COMPLAINTS) + len(NOT_COMPLAINTS) + 1
     assert [r["text"] for r in rows] == COMPLAINTS + NOT_COMPLAINTS + [""]
     assert set(rows[0]) == {"text", "score", "dissatisfied"} and isinstance(rows[0]["dissatisfied"], bool)
+
+
+def test_the_featurizers_embeddings_give_the_same_assessment():
+    from common.sentence_encoder import shared_encoder
+
+    given = shared_encoder().encode(COMPLAINTS)
+    assert assess(COMPLAINTS, given) == assess(COMPLAINTS)
