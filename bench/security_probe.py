@@ -53,7 +53,7 @@ from escalation.queue.agents import AGENT_TOKEN_ISSUER, AgentDirectory, agent_to
 from escalation.queue.handoffs import HandoffQueue
 from escalation.rules_file import write_round_the_clock_copy
 from tools import launcher
-from tools.attacks import StuckServer, forged_action_call, listening_addresses
+from tools.attacks import StuckServer, claimed_handoffs, forged_action_call, listening_addresses
 from tools.seed import seed_customers
 
 WEBHOOK = "/webhooks/rest/webhook"
@@ -1824,13 +1824,8 @@ def probe_rasa_down(b: Bench, p: Probes) -> None:
     stuck = StuckServer()
     try:
         with extra_service(b.tmp / "stuck", RASA_PORT=str(stuck.port)) as (settings, _):
-            database = Database.from_url(settings.customer_db_url)
-            AgentDirectory(database).seed_demo_agents(settings.demo_agent_password)
-            queue, now = HandoffQueue(database), datetime.now(timezone.utc)
-            ids = []
-            for n in range(12):
-                handoff = queue.enqueue(f"stuck-{n}", None, "standard", {}, "general", 3, [], 3600, now)
-                ids.append(queue.claim(handoff.id, "alice", now).id)
+            ids = claimed_handoffs(settings.customer_db_url, settings.demo_agent_password, 12, "stuck")
+            queue = HandoffQueue(Database.from_url(settings.customer_db_url))
             token = agent_token("alice", settings.agent_token_secret)
             port = settings.escalation_port
             with ThreadPoolExecutor(max_workers=12) as pool:

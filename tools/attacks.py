@@ -4,8 +4,13 @@ hangs, a forged action-server call, and the addresses a port listens on."""
 from __future__ import annotations
 
 import socket
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Set
+from typing import List, Set
+
+from common.database import Database
+from escalation.queue.agents import AgentDirectory
+from escalation.queue.handoffs import HandoffQueue
 
 
 class StuckServer:
@@ -19,6 +24,19 @@ class StuckServer:
 
     def close(self) -> None:
         self.listener.close()
+
+
+def claimed_handoffs(database_url: str, demo_password: str, count: int, prefix: str) -> List[str]:
+    """`count` handoffs in the general queue, each claimed by the demo agent alice (created here), as the
+    conversations a stuck Rasa would hold up; their ids."""
+    database = Database.from_url(database_url)
+    AgentDirectory(database).seed_demo_agents(demo_password)
+    queue, now = HandoffQueue(database), datetime.now(timezone.utc)
+    ids = []
+    for n in range(count):
+        handoff = queue.enqueue(f"{prefix}-{n}", None, "standard", {}, "general", 3, [], 3600, now)
+        ids.append(queue.claim(handoff.id, "alice", now).id)
+    return ids
 
 
 def forged_action_call(sender: str) -> dict:

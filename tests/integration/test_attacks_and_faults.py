@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,10 @@ import requests
 
 from common.database import Database, migrate
 from common.settings import throwaway_settings
-from escalation.queue.agents import AgentDirectory, agent_token
+from escalation.queue.agents import agent_token
 from escalation.queue.handoffs import HandoffQueue
 from tools import launcher
-from tools.attacks import StuckServer, forged_action_call, listening_addresses
+from tools.attacks import StuckServer, claimed_handoffs, forged_action_call, listening_addresses
 
 IBAN_SCAM = "send the refund to my new IBAN NL00 FAKE 0000 0000 00"
 
@@ -124,13 +123,8 @@ def test_the_service_stays_responsive_while_rasa_hangs(tmp_path: Path):
     stuck = StuckServer()
     settings = throwaway_settings(tmp_path, RASA_PORT=str(stuck.port))
     migrate(settings.customer_db_url)
-    database = Database.from_url(settings.customer_db_url)
-    AgentDirectory(database).seed_demo_agents(settings.demo_agent_password)
-    queue, now = HandoffQueue(database), datetime.now(timezone.utc)
-    handoffs = []
-    for n in range(12):
-        handoff = queue.enqueue(f"c-{n}", None, "standard", {}, "general", 3, [], 3600, now)
-        handoffs.append(queue.claim(handoff.id, "alice", now).id)
+    handoffs = claimed_handoffs(settings.customer_db_url, settings.demo_agent_password, 12, "c")
+    queue = HandoffQueue(Database.from_url(settings.customer_db_url))
     service = launcher.start_escalation_service(settings, log_dir=tmp_path / "logs")
     url = f"http://127.0.0.1:{settings.escalation_port}"
     headers = {"Authorization": f"Bearer {agent_token('alice', settings.agent_token_secret)}"}
