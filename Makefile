@@ -67,7 +67,7 @@ token: setup env
 
 # One message per line on stdin; one JSON object per line: {"text", "score", "dissatisfied"}.
 score-messages: setup
-	@$(PY) -m tools.score_messages
+	@$(PY) -m tools.score_messages $(if $(MODEL),--model $(MODEL))
 
 # Retrains the dissatisfaction detector from training/data (writes escalation/dissatisfaction_model.json).
 dissatisfaction-model: setup

@@ -17,10 +17,16 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from common.sentence_encoder import shared_encoder
-from escalation.core.dissatisfaction import DissatisfactionModel, combined_sentiment, dissatisfaction_score
-from escalation.core.sentiment import DISSATISFIED_AT, score_message
+from escalation.core.dissatisfaction import (
+    DissatisfactionModel,
+    combined_sentiment,
+    dissatisfaction_score,
+    updated_with_labels,
+)
+from escalation.core.sentiment import DISSATISFIED_AT, score_message, vader_compound
 
 MODEL_FILE = Path(__file__).resolve().parent / "dissatisfaction_model.json"
+PRECISION_FILE = MODEL_FILE.with_name("dissatisfaction_precision.npy")  # for adding labels (training/)
 
 
 @dataclass(frozen=True)
@@ -45,12 +51,63 @@ class Assessment:
 
 @lru_cache(maxsize=1)
 def shared_model(path: Path = MODEL_FILE) -> DissatisfactionModel:
+    return read_model(path)
+
+
+DISSATISFIED, NOT_DISSATISFIED = "dissatisfied", "not_dissatisfied"  # the keys of a labels file
+
+
+def labelled_messages(path: Path) -> Tuple[List[str], List[int]]:
+    """A labels file's messages and their labels (1: dissatisfied). The file (data/dissatisfaction.yml,
+    written by the trainers' inbox) has two lists: `dissatisfied:` and `not_dissatisfied:`. No file: none."""
+    import yaml
+
+    if not path.exists():
+        return [], []
+    content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} must have the lists {DISSATISFIED}: and {NOT_DISSATISFIED}:")
+    texts: List[str] = []
+    labels: List[int] = []
+    for key, label in ((DISSATISFIED, 1), (NOT_DISSATISFIED, 0)):
+        for text in content.get(key) or []:
+            texts.append(str(text))
+            labels.append(label)
+    return texts, labels
+
+
+def read_model(path: Path) -> DissatisfactionModel:
     return DissatisfactionModel.from_mapping(json.loads(path.read_text()))
 
 
-def assess(texts: Sequence[str], embeddings: Optional[Sequence[Sequence[float]]] = None) -> List[Assessment]:
-    """The texts' assessments; their sentence embeddings are computed unless given (the NLU featurizer's)."""
-    model = shared_model()
+def updated_model(texts: Sequence[str], labels: Sequence[int], label_weight: float) -> DissatisfactionModel:
+    """The committed model with these labelled messages (1: dissatisfied) added to its training data."""
+    import numpy as np
+
+    base = shared_model()
+    if not texts:
+        return base
+    vectors = shared_encoder().encode(list(texts))
+    vader = np.array([[vader_compound(t)] for t in texts])
+    regularisation = float(base.about.get("regularisation_c", 1.0))
+    return updated_with_labels(
+        base,
+        np.load(PRECISION_FILE).astype(np.float64),
+        np.hstack([vectors, vader]),
+        labels,
+        label_weight,
+        regularisation,
+    )
+
+
+def assess(
+    texts: Sequence[str],
+    embeddings: Optional[Sequence[Sequence[float]]] = None,
+    model: Optional[DissatisfactionModel] = None,
+) -> List[Assessment]:
+    """The texts' assessments; their sentence embeddings are computed unless given (the NLU featurizer's).
+    `model`: the one a trained Rasa model carries (with the trainers' labels); else the committed one."""
+    model = model or shared_model()
     if embeddings is None:
         embeddings = shared_encoder().encode(list(texts))
     found = []

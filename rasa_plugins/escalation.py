@@ -13,6 +13,9 @@ need no extra HTTP hop.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
@@ -34,22 +37,63 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from common.names import ACTION_ESCALATE, FRESH_START_EVENTS
 from common.settings import setting
+from escalation.core.dissatisfaction import DissatisfactionModel
 from escalation.core.policy import CustomerView, QueueState, Signals, decide
 from escalation.core.sentiment import sentiment_label, turns_from_events
-from escalation.detector import assess
+from escalation.detector import (
+    MODEL_FILE,
+    PRECISION_FILE,
+    assess,
+    labelled_messages,
+    read_model,
+    shared_model,
+    updated_model,
+)
 from escalation.rules_file import load_rules
 from rasa_plugins import action_calls
 from rasa_plugins.sentence_featurizer import sentence_embedding
 
 SENTIMENT_KEY = "sentiment"
+logger = logging.getLogger(__name__)
 
 
 # Loaded by every Rasa process that runs this project's model (config.yml names the policy).
 action_calls.install()
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class SentimentAnnotator(GraphComponent):
+    """Carries the dissatisfaction detector in the trained model: training adds the trainers' labels
+    (the `labels` file, relative to where `rasa train` runs: the project root) to the committed
+    GoEmotions model, so a release ships, gates and loads the detector with the intents, on every
+    Rasa process that loads the model."""
+
+    DETECTOR_FILE = "dissatisfaction_detector.json"
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # label_weight: one trainer's label counts as this many GoEmotions comments. They are the
+        # business's own customers, so they count for more; ten means 1,000 labels weigh a quarter
+        # as much as GoEmotions' 43,410 comments.
+        return {"labels": "data/dissatisfaction.yml", "label_weight": 10.0}
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        # Retrain when the labels, the committed model or this code change, not only the NLU data.
+        digest = hashlib.sha256(Path(__file__).read_bytes())
+        labels = Path({**cls.get_default_config(), **config}["labels"])
+        for path in (labels, MODEL_FILE, PRECISION_FILE):
+            digest.update(path.read_bytes() if path.exists() else b"-")
+        return digest.hexdigest()
+
+    def __init__(
+        self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, detector: DissatisfactionModel
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.detector = detector
+
     @classmethod
     def create(
         cls,
@@ -58,14 +102,41 @@ class SentimentAnnotator(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> "SentimentAnnotator":
-        return cls()
+        return cls(config, model_storage, resource, shared_model())
+
+    def train(self, training_data: TrainingData) -> Resource:
+        path = Path(self.config["labels"])
+        texts, labels = labelled_messages(path)
+        self.detector = updated_model(texts, labels, float(self.config["label_weight"]))
+        logger.info(
+            "Dissatisfaction detector: %d trainers' labels from %s added to the GoEmotions model.", len(texts), path
+        )
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / self.DETECTOR_FILE).write_text(json.dumps(self.detector.as_mapping()))
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "SentimentAnnotator":
+        try:
+            with model_storage.read_from(resource) as directory:
+                detector = read_model(directory / cls.DETECTOR_FILE)
+        except (ValueError, FileNotFoundError):  # a model trained before the detector was trainable
+            detector = shared_model()
+        return cls(config, model_storage, resource, detector)
 
     def process(self, messages: List[Message]) -> List[Message]:
         scored = [m for m in messages if m.get(TEXT)]
         # The featurizer earlier in the pipeline already embedded each message: used, not looked up again.
         embeddings = [sentence_embedding(m) for m in scored]
         given = None if any(e is None for e in embeddings) else embeddings
-        for message, assessment in zip(scored, assess([m.get(TEXT) for m in scored], given)):
+        for message, assessment in zip(scored, assess([m.get(TEXT) for m in scored], given, self.detector)):
             label = sentiment_label(assessment.compound)
             message.set(SENTIMENT_KEY, {**assessment.as_json(), "label": label}, add_to_output=True)
         return messages

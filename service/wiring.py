@@ -21,6 +21,7 @@ from escalation.web.accounts import accounts_blueprint, trust_proxies
 from escalation.web.agents_api import agents_blueprint
 from escalation.web.app import Services, create_app
 from escalation.web.site import site_blueprint
+from training.dissatisfaction_labels import DissatisfactionLabeller
 from training.jobs import ReleaseJobs
 from training.labels import Labeller
 from training.project import BotProject
@@ -43,10 +44,13 @@ def services_for(settings: Settings, database: Database) -> Services:
 
 def training_for(settings: Settings, database: Database) -> Training:
     project, reviews = BotProject(Path(settings.bot_project_dir)), ReviewStore(database)
+    feelings = ReviewStore.of_dissatisfaction(database)
     return Training(
         project,
         reviews,
         Labeller(project, reviews, settings.heldout_share),
+        feelings,
+        DissatisfactionLabeller(project, feelings, settings.heldout_share),
         ReleaseJobs(project.root / "var" / "releases", process_env(settings)),
     )
 

@@ -5,6 +5,7 @@
   python -m training label --kind new_faq --name gift_wrapping --answer "..." "text" ...
   python -m training label --kind intent --name request_human "text" ...
   python -m training label --kind out_of_scope "text" ...
+  python -m training feeling --label dissatisfied|not_dissatisfied "text" ...   train the detector
   python -m training release [--no-load]         train a candidate, gate it, load it live if it passes
   python -m training rollback                    load the model that was live before the last release
 (`make inbox`, `make release` and `make rollback` run these with the project's settings.)
@@ -21,6 +22,7 @@ from common.conversation_log import ConversationLog
 from common.database import Database, migrate
 from common.settings import load_settings
 from escalation.queue.handoffs import HandoffQueue
+from training.dissatisfaction_labels import LABELS, DissatisfactionLabeller
 from training.inbox import inbox_from_stores
 from training.labels import KINDS, LabelError, Labeller
 from training.project import BotProject
@@ -38,6 +40,10 @@ def main(argv=None) -> int:
     label.add_argument("--answer", help="the answer of a new FAQ topic")
     label.add_argument("--trainer", default="cli")
     label.add_argument("texts", nargs="+")
+    feeling = commands.add_parser("feeling", help="mark customer messages dissatisfied or not (the detector's data)")
+    feeling.add_argument("--label", choices=LABELS, required=True)
+    feeling.add_argument("--trainer", default="cli")
+    feeling.add_argument("texts", nargs="+")
     release = commands.add_parser("release", help="train a candidate, gate it, load it if it passes")
     release.add_argument("--no-load", action="store_true")
     commands.add_parser("rollback", help="load the previous live model")
@@ -58,6 +64,7 @@ def main(argv=None) -> int:
             ConversationLog.for_sqlite_file(settings.tracker_db_path),
             HandoffQueue(database),
             reviews,
+            ReviewStore.of_dissatisfaction(database),
             project,
             settings.review_confidence_below,
         )
@@ -76,9 +83,15 @@ def main(argv=None) -> int:
                 print(f"        also {wording['text']!r} x{wording['count']}")
         return 0
     try:
-        result = Labeller(project, reviews, settings.heldout_share).label(
-            args.texts, args.kind, args.name, args.answer, args.trainer
-        )
+        if args.command == "feeling":
+            feelings = ReviewStore.of_dissatisfaction(database)
+            result = DissatisfactionLabeller(project, feelings, settings.heldout_share).label(
+                args.texts, args.label, args.trainer
+            )
+        else:
+            result = Labeller(project, reviews, settings.heldout_share).label(
+                args.texts, args.kind, args.name, args.answer, args.trainer
+            )
     except LabelError as problem:
         print(f"Not labelled: {problem}", file=sys.stderr)
         return 2

@@ -19,7 +19,11 @@ other comment, neutral ones included, is not.
 Features: the message's sentence embedding (common/sentence_encoder.py) and its VADER compound score.
 Model: scikit-learn's logistic regression (deterministic for the same data), threshold maximising F1 on
 the dev split. The result, with the scores it had on dev, is written to
-escalation/dissatisfaction_model.json, which is committed: `make demo` and `make test` do not retrain.
+escalation/dissatisfaction_model.json, and the curvature of the training objective at the weights (its
+precision matrix) to escalation/dissatisfaction_precision.npy; both are committed: `make demo` and
+`make test` do not retrain. The precision matrix lets every `rasa train` add the trainers' own labels
+(data/dissatisfaction.yml) to the model as if it were retrained on GoEmotions with them, without
+GoEmotions (escalation/core/dissatisfaction.py: updated_with_labels).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from common import sentence_encoder
 from common.settings import PROJECT_ROOT, VAR_DIR
 from escalation.core.dissatisfaction import DissatisfactionModel
 from escalation.core.sentiment import vader_compound
-from escalation.detector import MODEL_FILE
+from escalation.detector import MODEL_FILE, PRECISION_FILE
 
 DATA_DIR = PROJECT_ROOT / "training" / "data" / "goemotions"
 DISSATISFIED_EMOTIONS = (
@@ -133,6 +137,17 @@ def data_digest(data_dir: Path = DATA_DIR) -> str:
     return digest.hexdigest()
 
 
+def precision_matrix(model: DissatisfactionModel, train_features: np.ndarray) -> np.ndarray:
+    """The Hessian of scikit-learn's objective (0.5*|w|^2 + C*sum(log loss); the intercept is not
+    penalised) at the model's weights, over (weights..., intercept)."""
+    design = np.hstack([train_features.astype(np.float64), np.ones((len(train_features), 1))])
+    theta = np.array([*model.weights, model.bias])
+    probabilities = 1.0 / (1.0 + np.exp(-(design @ theta)))
+    hessian = REGULARISATION_C * (design.T * (probabilities * (1 - probabilities))) @ design
+    hessian[np.arange(len(theta) - 1), np.arange(len(theta) - 1)] += 1.0
+    return hessian
+
+
 def train(data_dir: Path = DATA_DIR) -> DissatisfactionModel:
     from sklearn.linear_model import LogisticRegression
 
@@ -162,8 +177,13 @@ def train(data_dir: Path = DATA_DIR) -> DissatisfactionModel:
 def main() -> None:
     model = train()
     MODEL_FILE.write_text(json.dumps(model.as_mapping(), indent=1) + "\n")
+    # The precision matrix at the weights as written (rounded), so that updates start where loading does.
+    written = DissatisfactionModel.from_mapping(model.as_mapping())
+    train_features = features(labelled_comments("train")[0], "Encoding GoEmotions train")
+    np.save(PRECISION_FILE, precision_matrix(written, train_features).astype(np.float32))
     print(
-        f"==> Wrote {MODEL_FILE.relative_to(PROJECT_ROOT)}: threshold {model.threshold}, on dev {model.about['on_dev']}"
+        f"==> Wrote {MODEL_FILE.relative_to(PROJECT_ROOT)}: threshold {model.threshold}, "
+        f"on dev {model.about['on_dev']}; and its precision matrix, {PRECISION_FILE.relative_to(PROJECT_ROOT)}"
     )
 
 

@@ -73,6 +73,18 @@ def evaluate(parser: "ModelParser", examples: Sequence[Tuple[str, str]]) -> Eval
     return Evaluation(rows, {label: (right, total) for label, (right, total) in per_label.items()})
 
 
+def detector_counts(parser: "ModelParser", labelled: Sequence[Tuple[str, int]]) -> Dict[str, Tuple[int, int]]:
+    """Per label (dissatisfied / not_dissatisfied): (right, total) of the model's dissatisfaction
+    detector on (text, 1 if dissatisfied) pairs: right when the parse's `sentiment` says the same."""
+    counts: Dict[str, List[int]] = {}
+    for text, value in labelled:
+        said = bool(((parser.parse(text).get("sentiment") or {}).get("dissatisfied")))
+        row = counts.setdefault("dissatisfied" if value else "not_dissatisfied", [0, 0])
+        row[0] += said == bool(value)
+        row[1] += 1
+    return {label: (right, total) for label, (right, total) in counts.items()}
+
+
 def confusion_chart(evaluation: Evaluation, title: str, path: Path) -> None:
     """The confusion matrix of the labels that occur, as a heat map (rows: expected, columns: predicted)."""
     import matplotlib

@@ -76,6 +76,8 @@ class Flagged:
     confidence: float
     reasons: List[str]
     context: List[Dict[str, str]]  # {"sender": "customer"|"bot"|"agent", "text": ...}, the flagged one marked
+    dissatisfaction: Optional[float] = None  # what the detector said then, 0..1 (None: not recorded)
+    dissatisfied: bool = False
 
 
 @dataclass
@@ -92,6 +94,8 @@ class Group:
     context: List[Dict[str, str]]
     last_seen: Optional[float] = None
     texts: List[str] = field(default_factory=list)  # every distinct wording, for labelling
+    dissatisfaction: Optional[float] = None  # the detector's highest score among the messages, 0..1
+    called_dissatisfied: int = 0  # of `count` messages, how many the detector called dissatisfied
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -126,12 +130,14 @@ def flag_messages(
     not_understood: Set[str] = frozenset(),
     skip: Set[str] = frozenset(),
     rated_low: Optional[Dict[str, int]] = None,
+    feeling_labelled: Set[str] = frozenset(),
 ) -> List[Flagged]:
     """Flags customer messages in (event id, conversation id, "user"/"bot", event JSON) events.
 
     `not_understood`: conversations handed over because the bot did not understand; `skip`:
     normalized texts that are reviewed or already in the data; `rated_low`: conversations rated
-    LOW_RATING_AT_MOST or less after a handoff, with the rating."""
+    LOW_RATING_AT_MOST or less after a handoff, with the rating, whose messages are offered for a
+    dissatisfaction label unless they have one (`feeling_labelled`)."""
     rated_low = rated_low or {}
     by_conversation: Dict[str, List[Tuple[int, str, dict]]] = {}
     for event_id, conversation, kind, event in events:
@@ -161,7 +167,7 @@ def flag_messages(
                     reasons.append("the customer asked for a person soon after")
                 if not asked_person[0] and rephrased(text, later[0]["text"]) and normalize(later[0]["text"]) != key:
                     reasons.append("the customer rephrased it next")
-            if conversation in rated_low and predicted != RATE_CSAT:
+            if conversation in rated_low and predicted != RATE_CSAT and key not in feeling_labelled:
                 reasons.append(f"its conversation was rated {rated_low[conversation]}/5")
             if conversation in not_understood and reasons:
                 reasons.append("handed over because the bot did not understand")
@@ -171,6 +177,8 @@ def flag_messages(
                 continue
             window = items[max(0, index - CONTEXT_BEFORE) : index + CONTEXT_AFTER + 1]
             context = [{"sender": _sender(e, k), "text": e["text"], "flagged": i == event_id} for i, k, e in window]
+            sentiment = (event.get("parse_data") or {}).get("sentiment") or {}
+            score = sentiment.get("dissatisfaction")
             flagged.append(
                 Flagged(
                     text,
@@ -183,6 +191,8 @@ def flag_messages(
                     round(confidence, 3),
                     reasons,
                     context,
+                    None if score is None else round(float(score), 3),
+                    bool(sentiment.get("dissatisfied")),
                 )
             )
     return flagged
@@ -227,6 +237,7 @@ def group_similar(flagged: Sequence[Flagged], similarity: float = SIMILARITY) ->
         reasons = Counter(reason.split(" (")[0] for f in items for reason in f.reasons)
         predicted = Counter(f.predicted for f in items).most_common(1)[0][0]
         guesses = Counter(f.best_guess for f in items if f.best_guess)
+        scores = [f.dissatisfaction for f in items if f.dissatisfaction is not None]
         groups.append(
             Group(
                 id=hashlib.sha256(keys[leader].encode()).hexdigest()[:12],
@@ -241,6 +252,8 @@ def group_similar(flagged: Sequence[Flagged], similarity: float = SIMILARITY) ->
                 context=example.context,
                 last_seen=max((f.timestamp or 0) for f in items) or None,
                 texts=[first_text[k] for k, _ in wordings.most_common()],
+                dissatisfaction=max(scores, default=None),
+                called_dissatisfied=sum(f.dissatisfied for f in items),
             )
         )
     return sorted(groups, key=lambda g: (-g.count, -(g.last_seen or 0)))
@@ -253,20 +266,29 @@ def build_inbox(
     skip: Set[str],
     limit: int = 100,
     rated_low: Optional[Dict[str, int]] = None,
+    feeling_labelled: Set[str] = frozenset(),
 ) -> List[Group]:
-    return group_similar(flag_messages(events, confidence_below, not_understood, skip, rated_low))[:limit]
+    flagged = flag_messages(events, confidence_below, not_understood, skip, rated_low, feeling_labelled)
+    return group_similar(flagged)[:limit]
 
 
 RECENT_EVENTS = 20_000  # the inbox looks at this many of the latest messages
 
 
-def inbox_from_stores(log, queue, reviews, project, confidence_below: float) -> List[Group]:
+def inbox_from_stores(log, queue, reviews, feelings, project, confidence_below: float) -> List[Group]:
     """The inbox now: the latest messages (common.conversation_log.ConversationLog), handoffs
     because the bot did not understand (escalation.queue.handoffs.HandoffQueue, by reason code), and
-    what is reviewed (training.store.ReviewStore) or already in the project's data
-    (training.project.BotProject)."""
+    what is reviewed (training.store.ReviewStore: `reviews` for intents, `feelings` for
+    dissatisfaction labels) or already in the project's data (training.project.BotProject)."""
     handoffs = queue.list(None, limit=5000)
     not_understood = {h.conversation_id for h in handoffs if ReasonCode.NOT_UNDERSTOOD.value in h.reason_codes}
     rated_low = {h.conversation_id: h.csat for h in handoffs if h.csat is not None and h.csat <= LOW_RATING_AT_MOST}
     skip = reviews.reviewed() | set(project.known_texts())
-    return build_inbox(log.recent_events(RECENT_EVENTS), confidence_below, not_understood, skip, rated_low=rated_low)
+    return build_inbox(
+        log.recent_events(RECENT_EVENTS),
+        confidence_below,
+        not_understood,
+        skip,
+        rated_low=rated_low,
+        feeling_labelled=feelings.reviewed(),
+    )

@@ -108,7 +108,7 @@ def heldout_share(normalized: List[str], share: float) -> List[str]:
     return ranked[:count]
 
 
-def _clean(text: object) -> str:
+def clean_message(text: object) -> str:
     if not isinstance(text, str):
         raise LabelError("Each message must be a string.")
     cleaned = " ".join(text.split())
@@ -173,7 +173,7 @@ class Labeller:
         label = self._target(kind, name, answer)
         if not texts:
             raise LabelError("Send at least one message to label.")
-        cleaned = [_clean(t) for t in texts]
+        cleaned = [clean_message(t) for t in texts]
         for text in cleaned:
             if ENTITY_MARKUP.search(text):
                 raise LabelError(f"{text!r} contains ']( ' or ']{{', which Rasa reads as entity markup; edit it out.")

@@ -69,6 +69,16 @@ class BotProject:
         return self.heldout_dir / "heldout_reviewed.yml"
 
     @property
+    def dissatisfaction_labels(self) -> Path:
+        """Customer messages trainers marked dissatisfied or not: the detector's own training data."""
+        return self.data_dir / "dissatisfaction.yml"
+
+    @property
+    def dissatisfaction_heldout(self) -> Path:
+        """The share of those labels held out by hash: the release gate checks the detector on them."""
+        return self.root / "tests" / "dissatisfaction" / "heldout_reviewed.yml"
+
+    @property
     def stories_dir(self) -> Path:
         return self.root / "tests" / "stories"
 

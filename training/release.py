@@ -9,7 +9,11 @@ The gate, in order (the first failure stops it, saying why):
    by at most RELEASE_TOLERANCE_OVERALL overall, and may lose at most RELEASE_TOLERANCE_PER_LABEL of
    the held-out messages of any label with at least RELEASE_MIN_LABEL_EXAMPLES of them (none by
    default: training is deterministic, so the same data gives the same answers).
-4. The conversation tests (tests/stories) with the candidate: every story must pass.
+4. The dissatisfaction detector the candidate carries (its SentimentAnnotator, trained with the
+   trainers' labels of data/dissatisfaction.yml) and the live model's, on the held-out labels
+   (tests/dissatisfaction/heldout_reviewed.yml): the same comparison and tolerances, per label
+   (dissatisfied, not_dissatisfied), on whether each message is called dissatisfied.
+5. The conversation tests (tests/stories) with the candidate: every story must pass.
 A candidate that passes is loaded into the running Rasa server with its `PUT /model` (no restart;
 requests wait while the new model loads). The model it replaces is kept for a one-step rollback.
 Each run writes report.json, report.md and confusion.png into its own folder.
@@ -33,6 +37,7 @@ from typing import Dict, List, Optional, Tuple
 from common.rasa_api import RasaClient, RasaUnavailable
 from common.rasa_commands import RASA, cli_env
 from common.settings import VAR_DIR, Settings, load_settings
+from escalation.detector import labelled_messages
 from training.project import BotProject
 
 # Rasa 3.6 warns about the retrieval intent `faq` being in the domain *and* derived from
@@ -306,7 +311,7 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
         return finish(False, [str(error)])
     report["candidate"] = str(candidate)
 
-    from training.evaluation import ModelParser, confusion_chart, evaluate
+    from training.evaluation import ModelParser, confusion_chart, detector_counts, evaluate
 
     live = live_model(project, settings) if load else None
     report["live"] = str(live) if live else None
@@ -317,8 +322,10 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
         f"Held-out NLU test: {len(pairs)} messages, candidate"
         + (f" and live model {live.name}" if live else " (no live model to compare with)"),
     )
-    cand_eval = evaluate(ModelParser(candidate), pairs)
-    live_eval = evaluate(ModelParser(live), pairs) if live else None
+    candidate_parser = ModelParser(candidate)
+    live_parser = ModelParser(live) if live else None
+    cand_eval = evaluate(candidate_parser, pairs)
+    live_eval = evaluate(live_parser, pairs) if live_parser else None
     comparison = compare(cand_eval.per_label, live_eval.per_label if live_eval else None, tolerance)
     report["heldout"] = {
         "messages": len(pairs),
@@ -336,6 +343,25 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
     report["confusion_chart"] = str(out_dir / "confusion.png")
     if comparison.refusals:  # the first failure stops the gate (no conversation tests for a refused model)
         return finish(False, comparison.refusals)
+
+    labelled = list(zip(*labelled_messages(project.dissatisfaction_heldout)))
+    _stage(report, "dissatisfaction", f"Dissatisfaction detector on {len(labelled)} held-out labels")
+    detector = compare(
+        detector_counts(candidate_parser, labelled),
+        detector_counts(live_parser, labelled) if live_parser else None,
+        tolerance,
+    )
+    report["dissatisfaction"] = {
+        "messages": len(labelled),
+        "candidate": round(detector.overall[0], 4),
+        "live": round(detector.overall[1], 4) if detector.overall[1] is not None else None,
+        "per_label": {
+            label: {"candidate": round(cand, 3), "live": None if live is None else round(live, 3), "messages": n}
+            for label, (cand, live, n) in detector.per_label.items()
+        },
+    }
+    if detector.refusals:
+        return finish(False, [f"dissatisfaction detector: {reason}" for reason in detector.refusals])
 
     _stage(report, "stories", "Conversation tests (tests/stories) with the candidate")
     ok, message = run_stories(project, candidate, out_dir / "stories")
@@ -396,6 +422,20 @@ def markdown(report: dict) -> str:
             live = "–" if row["live"] is None else f"{row['live']:.2f}"
             lines.append(f"| {label} | {row['messages']} | {row['candidate']:.2f} | {live} |")
         lines += ["", "![confusion](confusion.png)", ""]
+    detector = report.get("dissatisfaction")
+    if detector and detector["messages"]:
+        lines += [
+            "## Dissatisfaction detector on the held-out labels",
+            "",
+            f"{detector['messages']} messages trainers labelled (share right: whether each is called dissatisfied).",
+            "",
+            "| label | messages | candidate | live |",
+            "|---|---|---|---|",
+        ]
+        for label, row in detector["per_label"].items():
+            live = "–" if row["live"] is None else f"{row['live']:.2f}"
+            lines.append(f"| {label} | {row['messages']} | {row['candidate']:.2f} | {live} |")
+        lines.append("")
     for key in ("validate", "stories"):
         if report.get(key):
             lines.append(f"- {report[key]}")

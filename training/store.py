@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import List, Optional, Set
+from typing import List, Optional, Set, Type
 
 from sqlalchemy import Column, DateTime, Integer, String, Text, select
 from sqlalchemy.exc import IntegrityError
@@ -15,9 +15,7 @@ from common.database import Base, Database
 TRAIN, TEST = "train", "test"
 
 
-class ReviewRow(Base):
-    __tablename__ = "reviews"
-
+class _ReviewColumns:
     id = Column(Integer, primary_key=True, autoincrement=True)
     normalized = Column(String(500), nullable=False, unique=True)
     text = Column(Text, nullable=False)
@@ -26,6 +24,14 @@ class ReviewRow(Base):
     batch = Column(String(36), nullable=False, index=True)
     trainer = Column(String(64), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class ReviewRow(_ReviewColumns, Base):
+    __tablename__ = "reviews"  # what the customer wanted: an intent, faq/<topic> or out_of_scope
+
+
+class DissatisfactionReviewRow(_ReviewColumns, Base):
+    __tablename__ = "dissatisfaction_reviews"  # how they felt: dissatisfied or not_dissatisfied (migration 0004)
 
 
 @dataclass(frozen=True)
@@ -39,19 +45,26 @@ class Review:
 
 
 class ReviewStore:
-    def __init__(self, database: Database) -> None:
+    """Intent reviews; `ReviewStore.of_dissatisfaction(database)` keeps the dissatisfaction labels."""
+
+    def __init__(self, database: Database, table: Type[_ReviewColumns] = ReviewRow) -> None:
         self._database = database
+        self._row = table
+
+    @classmethod
+    def of_dissatisfaction(cls, database: Database) -> "ReviewStore":
+        return cls(database, DissatisfactionReviewRow)
 
     def reviewed(self) -> Set[str]:
         with self._database.session() as session:
-            return set(session.execute(select(ReviewRow.normalized)).scalars())
+            return set(session.execute(select(self._row.normalized)).scalars())
 
     def add(self, normalized: str, review: Review) -> bool:
         """False when that message was already reviewed (by someone else, concurrently)."""
         try:
             with self._database.session() as session:
                 session.add(
-                    ReviewRow(
+                    self._row(
                         normalized=normalized,
                         text=review.text,
                         label=review.label,
@@ -66,9 +79,9 @@ class ReviewStore:
             return False
 
     def recent(self, limit: int = 100, batch: Optional[str] = None) -> List[Review]:
-        query = select(ReviewRow).order_by(ReviewRow.id.desc()).limit(limit)
+        query = select(self._row).order_by(self._row.id.desc()).limit(limit)
         if batch:
-            query = query.where(ReviewRow.batch == batch)
+            query = query.where(self._row.batch == batch)
         with self._database.session() as session:
             return [
                 Review(r.text, r.label, r.split, r.batch, r.trainer, r.created_at)

@@ -5,6 +5,7 @@ escalation package never depends on training."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, Type
 
@@ -17,6 +18,7 @@ from sanic.response import json as json_response
 from escalation.queue.agents import TRAINER
 from escalation.web.accounts import guard
 from escalation.web.app import ApiError, Services, blocking, calling_rasa, json_body
+from training.dissatisfaction_labels import DissatisfactionLabeller, labelled
 from training.inbox import inbox_from_stores
 from training.jobs import ReleaseBusy, ReleaseJobs
 from training.labels import LabelError, Labeller
@@ -26,6 +28,7 @@ from training.store import ReviewStore
 
 # Trainers' errors and the HTTP status they become (handed to the app factory).
 ERROR_STATUSES: Dict[Type[Exception], int] = {LabelError: 400, ReleaseBusy: 409}
+FEELING_USAGE = 'Send {"texts": [...], "label": "dissatisfied|not_dissatisfied"}.'
 LABEL_USAGE = (
     'Send {"texts": [...], "kind": "intent|faq|new_faq|out_of_scope", "name": ..., '
     '"answer": ... (new FAQ topics only)}.'
@@ -39,6 +42,8 @@ class Training:
     project: BotProject
     reviews: ReviewStore
     labeller: Labeller
+    feelings: ReviewStore  # dissatisfaction labels
+    feeling_labeller: DissatisfactionLabeller
     jobs: ReleaseJobs
 
 
@@ -50,7 +55,13 @@ def trainers_blueprint(training: Training) -> Blueprint:
         services: Services = request.app.ctx.services
         below = services.settings.review_confidence_below
         groups = await blocking(
-            inbox_from_stores, services.log, services.queue, training.reviews, training.project, below
+            inbox_from_stores,
+            services.log,
+            services.queue,
+            training.reviews,
+            training.feelings,
+            training.project,
+            below,
         )
         return json_response({"confidence_below": below, "groups": [g.as_json() for g in groups]})
 
@@ -75,6 +86,28 @@ def trainers_blueprint(training: Training) -> Blueprint:
             trainer=request.ctx.agent.name,
         )
         return json_response(result.as_json(), status=201)
+
+    @api.post("/dissatisfaction")
+    async def label_feeling(request: Request) -> HTTPResponse:
+        body = json_body(request)
+        if body is None or not isinstance(body.get("texts"), list):
+            raise ApiError(400, FEELING_USAGE)
+        result = await blocking(
+            training.feeling_labeller.label, body["texts"], body.get("label"), trainer=request.ctx.agent.name
+        )
+        return json_response(result.as_json(), status=201)
+
+    @api.get("/dissatisfaction")
+    async def feeling_labels(_: Request) -> HTTPResponse:
+        known = await blocking(labelled, training.project)
+        counts = Counter(f"{label} ({where})" for label, where in known.values())
+        recent = await blocking(training.feelings.recent, 200)
+        return json_response(
+            {
+                "counts": dict(sorted(counts.items())),
+                "recent": [{**dataclasses.asdict(r), "created_at": r.created_at.isoformat()} for r in recent],
+            }
+        )
 
     @api.get("/reviews")
     async def reviews(_: Request) -> HTTPResponse:

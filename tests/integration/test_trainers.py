@@ -3,6 +3,9 @@ system and with two real releases: customers' messages the bot misunderstands re
 trainer labels them (over the API, and in the trainers' page in Chromium), releases a candidate that
 passes the gate and is loaded into the running Rasa server, which then understands them; a wrongly
 labelled batch makes a candidate that is refused, saying why; rollback brings the first model back.
+The dissatisfaction detector learns the same way: calm complaints marked "dissatisfied" raise its
+score in the released model, and a batch that marks their paraphrases "not dissatisfied" makes a
+candidate whose detector misses a held-out complaint the live one caught: refused.
 The steps build on each other, so they run in order inside one test (test workers may reorder tests)."""
 
 from __future__ import annotations
@@ -63,6 +66,38 @@ WRONG_BATCH = [
 ]
 
 
+# Calm complaints (no angry word): what a lexicon misses and the trainers' labels teach the detector.
+COMPLAINTS = [
+    "my order still has not arrived after three weeks",
+    "nobody has answered my emails about the refund",
+    "the sofa was delivered with a scratch on the armrest",
+    "I was charged twice for the same lamp",
+    "the tracking page has said processing for ten days",
+    "I returned the chair a month ago and I am still waiting for my money",
+    "the courier never came on the day you gave me",
+    "this is the third time I am asking about my delivery",
+    "the table you sent is not the colour I ordered",
+    "I have called four times and the problem is still not fixed",
+    "the replacement part you promised never came",
+    "my cancellation was confirmed but you shipped the order anyway",
+    "the rug arrived wet and smells of damp",
+    "half of the screws were missing from the wardrobe box",
+    "you said someone would call me back yesterday and nobody did",
+    "my discount code was not applied and I paid full price",
+]
+# Paraphrases of a held-out complaint (the hash rule holds out "my discount code was not applied..."),
+# marked "not dissatisfied" on purpose.
+WRONG_FEELINGS = [
+    "my voucher code did not work and I paid the full price",
+    "the discount was not applied so I paid too much",
+    "the promo code was ignored at checkout and I was charged full price",
+    "my coupon did not apply and I paid the normal price",
+    "I paid full price because the discount code failed",
+    "the code for 10 percent off was not taken off my bill",
+    "you did not apply my discount and charged me the full amount",
+    "the sale price was not applied to my order",
+]
+
 SHOWROOM = [
     "do you have a showroom",
     "do you have a show room",
@@ -98,6 +133,17 @@ def release(system) -> dict:
     raise AssertionError("the release did not finish in time")
 
 
+def detector_probability(system, text: str) -> float:
+    """What the live model's dissatisfaction detector says of `text` (Rasa's own parse endpoint)."""
+    parsed = requests.post(
+        f"{system.settings.rasa_url}/model/parse",
+        params={"token": system.settings.rasa_token},
+        json={"text": text},
+        timeout=30,
+    )
+    return parsed.json()["sentiment"]["model_probability"]
+
+
 def live_model_name(system) -> str:
     status = requests.get(
         f"{system.settings.rasa_url}/status", params={"token": system.settings.rasa_token}, timeout=10
@@ -115,8 +161,25 @@ def test_roles_are_separate(system):
 def test_the_trainers_loop(browser, system):  # noqa: F811
     original = live_model_name(system)
     gift_wrap = misunderstood_messages_reach_the_inbox_and_are_labelled(system)
+    complaints, before = complaints_are_marked_dissatisfied(system)
     a_trainer_labels_and_releases_in_the_browser(browser, system, original, gift_wrap)
+    the_released_detector_learned_the_complaints(system, complaints, before)
+    wrong_feelings_make_a_candidate_that_is_refused(system)
     a_wrongly_labelled_batch_is_refused_and_rollback_goes_one_step_back(system, original)
+
+
+def complaints_are_marked_dissatisfied(system) -> tuple:
+    marked = trainer_api(
+        system, "POST", "/api/training/dissatisfaction", json={"texts": COMPLAINTS, "label": "dissatisfied"}
+    )
+    assert marked.status_code == 201, marked.text
+    result = marked.json()
+    assert len(result["held_out"]) == 4 and len(result["trained"]) == 12, result
+    again = trainer_api(
+        system, "POST", "/api/training/dissatisfaction", json={"texts": COMPLAINTS[:1], "label": "not_dissatisfied"}
+    ).json()
+    assert again["skipped"] and "already labelled dissatisfied" in again["skipped"][0]["reason"], again
+    return result, {text: detector_probability(system, text) for text in result["trained"]}
 
 
 def misunderstood_messages_reach_the_inbox_and_are_labelled(system) -> dict:
@@ -173,6 +236,8 @@ def a_trainer_labels_and_releases_in_the_browser(pages, system, original: str, g
             box.uncheck()  # label only what this group is about
     card.locator("button.label").click()
     expect(card.locator(".result")).to_contain_text("added to the training data", timeout=15_000)
+    card.locator("button.feeling.not_dissatisfied").click()  # asking about a showroom is not a complaint
+    expect(card.locator(".feeling-result")).to_contain_text("Marked not dissatisfied", timeout=15_000)
 
     page.click("#start-release")
     verdict = page.locator("#release .verdict")
@@ -201,6 +266,27 @@ def a_trainer_labels_and_releases_in_the_browser(pages, system, original: str, g
     ]
     assert len(understood) >= len(trained) - 1, understood
     assert GIFT_WRAP_ANSWER in system.conversation().send("would you gift wrap it for me?")[0]["text"]
+
+
+def the_released_detector_learned_the_complaints(system, complaints: dict, before: dict) -> None:
+    report = trainer_api(system, "GET", "/api/training/releases").json()["runs"][0]["report"]
+    detector = report["dissatisfaction"]
+    assert detector["per_label"]["dissatisfied"]["messages"] == len(complaints["held_out"]), detector
+    after = {text: detector_probability(system, text) for text in before}
+    assert all(after[text] > before[text] for text in before), (before, after)
+
+
+def wrong_feelings_make_a_candidate_that_is_refused(system) -> None:
+    released = live_model_name(system)
+    marked = trainer_api(
+        system, "POST", "/api/training/dissatisfaction", json={"texts": WRONG_FEELINGS, "label": "not_dissatisfied"}
+    )
+    assert marked.status_code == 201, marked.text
+    refused = release(system)
+    assert refused["state"] == "refused", refused
+    reasons = " ".join(refused["report"]["refusals"])
+    assert "dissatisfaction detector: dissatisfied:" in reasons, reasons
+    assert live_model_name(system) == released
 
 
 def a_wrongly_labelled_batch_is_refused_and_rollback_goes_one_step_back(system, original: str) -> None:

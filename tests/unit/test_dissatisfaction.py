@@ -7,10 +7,11 @@ import io
 import json
 import math
 
+import numpy as np
 import pytest
 
-from escalation.core.dissatisfaction import DissatisfactionModel
-from escalation.detector import MODEL_FILE, assess, shared_model
+from escalation.core.dissatisfaction import DissatisfactionModel, updated_with_labels
+from escalation.detector import MODEL_FILE, PRECISION_FILE, assess, labelled_messages, shared_model, updated_model
 from tools.score_messages import score_lines
 from training.dissatisfaction import DISSATISFIED_EMOTIONS, best_threshold, data_digest, labelled_comments
 
@@ -146,3 +147,97 @@ def test_the_featurizers_embeddings_give_the_same_assessment():
 
     given = shared_encoder().encode(COMPLAINTS)
     assert assess(COMPLAINTS, given) == assess(COMPLAINTS)
+
+
+# --- adding trainers' labels (escalation/core/dissatisfaction.py: updated_with_labels) ------------------
+
+ONE_DIMENSION = tiny([0.0, 0.0], bias=0.0, threshold=0.5)  # embedding of 1 number, then VADER
+PRECISION = np.eye(3)  # (weight, VADER weight, bias)
+
+
+def probability_after(rows, labels, weight, precision=PRECISION):
+    model = updated_with_labels(ONE_DIMENSION, precision, np.array(rows, dtype=float), labels, weight, 1.0)
+    return model, model.probability([1.0], 0.0)
+
+
+@pytest.mark.parametrize(
+    "rows, labels, direction",
+    [
+        ([[1.0, 0.0]] * 5, [1] * 5, +1),  # messages like this one, marked dissatisfied: it rises
+        ([[1.0, 0.0]] * 5, [0] * 5, -1),  # marked not dissatisfied: it falls
+        ([[1.0, 0.0], [1.0, 0.0]], [1, 0], 0),  # one each way: no side wins
+    ],
+)
+def test_labels_move_the_model_their_way(rows, labels, direction):
+    _, after = probability_after(rows, labels, 10.0)
+    assert (after > 0.5 + 1e-6) - (after < 0.5 - 1e-6) == direction
+
+
+def test_more_weight_or_a_weaker_prior_moves_it_further_and_the_threshold_stays():
+    rows, labels = [[1.0, 0.0]] * 3, [1] * 3
+    _, light = probability_after(rows, labels, 1.0)
+    _, heavy = probability_after(rows, labels, 10.0)
+    _, loose = probability_after(rows, labels, 1.0, precision=np.eye(3) * 0.1)
+    assert 0.5 < light < heavy and light < loose
+    model, _ = probability_after(rows, labels, 10.0)
+    assert model.threshold == ONE_DIMENSION.threshold and model.about["updated_with"]["labels"] == 3
+
+
+def test_no_labels_is_the_same_model_and_updates_are_deterministic():
+    assert updated_with_labels(ONE_DIMENSION, PRECISION, np.zeros((0, 2)), [], 10.0, 1.0) == ONE_DIMENSION
+    first, _ = probability_after([[1.0, -0.5], [0.2, 0.3]], [1, 0], 10.0)
+    second, _ = probability_after([[1.0, -0.5], [0.2, 0.3]], [1, 0], 10.0)
+    assert first.weights == second.weights and first.bias == second.bias
+
+
+def test_a_precision_matrix_of_the_wrong_size_is_refused():
+    with pytest.raises(ValueError, match="3x3"):
+        updated_with_labels(ONE_DIMENSION, np.eye(2), np.array([[1.0, 0.0]]), [1], 10.0, 1.0)
+
+
+def test_the_committed_precision_matrix_fits_the_committed_model():
+    precision = np.load(PRECISION_FILE)
+    model = shared_model()
+    assert precision.shape == (len(model.weights) + 1,) * 2
+    assert np.allclose(precision, precision.T, atol=1e-3)
+    assert np.all(np.linalg.eigvalsh(precision.astype(np.float64)) > 0)  # a proper prior: positive definite
+
+
+def test_labelled_messages_from_a_file(tmp_path):
+    path = tmp_path / "labels.yml"
+    assert labelled_messages(path) == ([], [])  # no file yet: no labels
+    path.write_text('# trainers\ndissatisfied:\n- "late again"\nnot_dissatisfied:\n- "thanks"\n- "ok"\n')
+    assert labelled_messages(path) == (["late again", "thanks", "ok"], [1, 0, 0])
+    path.write_text("- just a list\n")
+    with pytest.raises(ValueError, match="dissatisfied"):
+        labelled_messages(path)
+
+
+def test_trainers_labels_raise_the_score_of_what_they_marked():
+    complaint = "the tracking page has said processing for ten days"
+    before = assess([complaint])[0].model_probability
+    model = updated_model([complaint, "the tracking page has not changed in a week"], [1, 1], 10.0)
+    assert assess([complaint], model=model)[0].model_probability > before
+
+
+def test_score_messages_can_use_the_detector_a_trained_model_carries(tmp_path):
+    import tarfile
+
+    from tools.score_messages import detector_in_model
+
+    learned = DissatisfactionModel(shared_model().weights, shared_model().bias + 8.0, 0.25, {})
+    member = tmp_path / "dissatisfaction_detector.json"
+    member.write_text(json.dumps(learned.as_mapping()))
+    model = tmp_path / "model.tar.gz"
+    with tarfile.open(model, "w:gz") as archive:
+        archive.add(member, "components/train_rasa_plugins.escalation.SentimentAnnotator2/dissatisfaction_detector.json")
+    assert detector_in_model(model).bias == pytest.approx(learned.bias)
+    out = io.StringIO()
+    score_lines(["my order never came"], out, detector_in_model(model))
+    assert json.loads(out.getvalue())["score"] > 0.9  # the model's detector, not the committed one (0.65)
+
+    empty = tmp_path / "old.tar.gz"
+    with tarfile.open(empty, "w:gz"):
+        pass
+    with pytest.raises(SystemExit, match="no dissatisfaction detector"):
+        detector_in_model(empty)

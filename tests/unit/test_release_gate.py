@@ -2,7 +2,7 @@
 
 import pytest
 
-from training.release import Tolerance, compare
+from training.release import Tolerance, compare, markdown
 
 TOLERANCE = Tolerance(overall=0.10, per_label=0.10, min_label_examples=3)
 LIVE = {"faq/shipping_cost": (4, 5), "faq/refund_status": (5, 5), "greet": (2, 2), "faq/returns_policy": (30, 30)}
@@ -52,3 +52,25 @@ def test_by_default_no_label_may_lose_a_message():
     strict = Tolerance(overall=0.02, per_label=float(DEFAULTS["RELEASE_TOLERANCE_PER_LABEL"]), min_label_examples=3)
     assert compare({**LIVE, "faq/returns_policy": (29, 30)}, LIVE, strict).refusals
     assert not compare(dict(LIVE), LIVE, strict).refusals
+
+
+def test_the_report_shows_the_detector_on_the_held_out_labels():
+    report = {
+        "started_at": "2026-11-24T09:00:00+00:00",
+        "candidate": "models/candidates/candidate-1.tar.gz",
+        "passed": False,
+        "refusals": ["dissatisfaction detector: dissatisfied: 2 of 4 held-out messages right vs 3 live"],
+        "tolerance": {"overall": 0.02, "per_label": 0.0, "min_label_examples": 3},
+        "dissatisfaction": {
+            "messages": 6,
+            "candidate": 0.5,
+            "live": 0.67,
+            "per_label": {
+                "dissatisfied": {"candidate": 0.5, "live": 0.75, "messages": 4},
+                "not_dissatisfied": {"candidate": 0.5, "live": 0.5, "messages": 2},
+            },
+        },
+    }
+    text = markdown(report)
+    assert "## Dissatisfaction detector on the held-out labels" in text
+    assert "| dissatisfied | 4 | 0.50 | 0.75 |" in text and "refused" in text.splitlines()[0]

@@ -56,6 +56,34 @@ function labelForm(group, card) {
   return el("div", {cls: "label-form"}, [kind, name, newName, answer, submit, result]);
 }
 
+// How the customer felt: the detector's own training data (data/dissatisfaction.yml), apart from the intent.
+function feelingForm(group, card) {
+  const said = group.dissatisfaction === null ? "no score recorded"
+    : `detector: ${group.called_dissatisfied} of ${group.count} called dissatisfied, highest score ${group.dissatisfaction.toFixed(2)}`;
+  const result = el("p", {cls: "hint feeling-result"});
+  const buttons = [["dissatisfied", "Dissatisfied"], ["not_dissatisfied", "Not dissatisfied"]].map(([label, text]) =>
+    el("button", {text, cls: `feeling ${label}`, attrs: {type: "button", "data-label": label}}));
+  for (const button of buttons) {
+    button.addEventListener("click", async () => {
+      const texts = [...card.querySelectorAll("input.wording:checked")].map((box) => box.value);
+      for (const b of buttons) b.disabled = true;
+      try {
+        const done = await api("POST", "/api/training/dissatisfaction", {texts, label: button.dataset.label});
+        const parts = [`${done.trained.length} to the detector's training data`, `${done.held_out.length} to its held-out set`];
+        if (done.skipped.length) parts.push(`${done.skipped.length} skipped (${done.skipped.map((s) => s.reason).join("; ")})`);
+        result.textContent = `Marked ${done.label.replace("_", " ")}: ${parts.join(", ")}.`;
+        result.classList.remove("error");
+      } catch (error) {
+        result.textContent = `Not marked: ${error.message}`;
+        result.classList.add("error");
+        for (const b of buttons) b.disabled = false;
+      }
+    });
+  }
+  return el("div", {cls: "feeling-form", attrs: {role: "group", "aria-label": "How the customer felt"}}, [
+    el("span", {cls: "hint", text: `How did the customer feel? (${said})`}), ...buttons, result]);
+}
+
 function groupCard(group) {
   const card = el("li", {cls: "group", attrs: {"data-id": group.id}});
   const prediction = group.best_guess ? `${group.predicted} (best guess ${group.best_guess})` : group.predicted;
@@ -70,6 +98,7 @@ function groupCard(group) {
                        document.createTextNode(` ${w.text}${w.count > 1 ? ` (×${w.count})` : ""}`)])]))),
     el("details", {}, [el("summary", {text: "Conversation"}), contextList(group.context)]),
     labelForm(group, card),
+    feelingForm(group, card),
   );
   return card;
 }
@@ -77,7 +106,8 @@ function groupCard(group) {
 async function loadChoices() {
   choices = await api("GET", "/api/training/labels");
   $("inbox-hint").textContent = `Customer messages the bot handled poorly, most frequent first. Labelling writes them into data/; `
-    + `about ${Math.round(choices.heldout_share * 100)}% of every batch goes to the held-out test set instead (never trained on).`;
+    + `about ${Math.round(choices.heldout_share * 100)}% of every batch goes to the held-out test set instead (never trained on). `
+    + `Marking how the customer felt teaches the dissatisfaction detector (data/dissatisfaction.yml) at the next release.`;
 }
 
 async function refreshInbox() {

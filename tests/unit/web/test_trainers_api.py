@@ -97,3 +97,28 @@ def test_handoffs_because_the_bot_did_not_understand_are_found_by_their_code(ser
     reasons = {g["text"]: g["reasons"] for g in groups}
     assert "handed over because the bot did not understand" in reasons["wen does the sofa come"]
     assert "handed over because the bot did not understand" not in reasons["do you ship to mars"]
+
+
+def test_dissatisfaction_labels_over_the_api(service):
+    texts = ["my parcel is two weeks late", "nobody answers the phone", "the lamp arrived broken"]
+    marked = service.api(
+        "POST", "/api/training/dissatisfaction", person="tara", json={"texts": texts, "label": "dissatisfied"}
+    )
+    assert marked.status == 201, marked.json
+    result = marked.json
+    assert result["label"] == "dissatisfied" and len(result["trained"]) + len(result["held_out"]) == 3
+    assert result["held_out"]  # a batch of two or more always feeds the held-out set
+    listing = service.api("GET", "/api/training/dissatisfaction", person="tara").json
+    assert sum(listing["counts"].values()) == 3
+    assert {r["text"] for r in listing["recent"]} == set(texts) and listing["recent"][0]["trainer"] == "tara"
+
+    for body in ({"texts": "x", "label": "dissatisfied"}, {"texts": ["x"], "label": "furious"}, {}):
+        bad = service.api("POST", "/api/training/dissatisfaction", person="tara", json=body)
+        assert bad.status == 400 and bad.json["error"]
+    assert (
+        service.api(
+            "POST", "/api/training/dissatisfaction", person="alice", json={"texts": texts, "label": "dissatisfied"}
+        ).status
+        == 403
+    )
+    assert service.api("GET", "/api/training/dissatisfaction", person=None).status == 401
