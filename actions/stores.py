@@ -13,6 +13,7 @@ from common.settings import Settings, load_settings
 from escalation.core.rules import Rules
 from escalation.queue.agents import AgentDirectory
 from escalation.queue.handoffs import HandoffQueue
+from escalation.queue.routing import Router
 from escalation.rules_file import load_rules
 
 
@@ -39,6 +40,10 @@ def handoff_queue() -> HandoffQueue:
 @lru_cache(maxsize=1)
 def agent_directory() -> AgentDirectory:
     return AgentDirectory(database())
+
+
+def router() -> Router:  # cheap: it holds only the shared parts
+    return Router(handoff_queue(), agent_directory(), rules(), settings().agent_presence_timeout_seconds)
 
 
 @lru_cache(maxsize=1)

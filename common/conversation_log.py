@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import List, Optional, Tuple
 
 import sqlalchemy as sa
@@ -68,6 +69,21 @@ class ConversationLog:
             .limit(limit)
         )
         return [m for m in (_message(*row) for row in self._rows(query)) if m is not None]
+
+    def latest_customer_message(self, conversation_id: str) -> Optional[Tuple[datetime, str]]:
+        """When the customer last wrote in the conversation, and what."""
+        query = (
+            sa.select(EVENTS.c.data)
+            .where(EVENTS.c.sender_id == conversation_id, EVENTS.c.type_name == "user")
+            .order_by(EVENTS.c.id.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as connection:
+            data = connection.execute(query).scalar()
+        if data is None:
+            return None
+        event = json.loads(data)
+        return datetime.fromtimestamp(float(event.get("timestamp") or 0), timezone.utc), str(event.get("text") or "")
 
     def recent_events(self, limit: int) -> List[Tuple[int, str, str, dict]]:
         """The latest `limit` user and bot events of all conversations, oldest first, as

@@ -100,6 +100,8 @@ class Settings:
     sign_in_window_seconds: int = _setting("SIGN_IN_WINDOW_SECONDS", "900", _whole_number)
     # reverse proxies in front of the service that set X-Forwarded-For (0: clients connect directly)
     trusted_proxies: int = _setting("TRUSTED_PROXIES", "0", _whole_number)
+    # an agent whose console sent no heartbeat this long is offline (routing gives them nothing)
+    agent_presence_timeout_seconds: int = _setting("AGENT_PRESENCE_TIMEOUT_SECONDS", "60", _whole_number)
     # where the widget reaches Rasa's socket.io; "" = the page's host, RASA_PORT
     widget_socket_url: str = _setting("WIDGET_SOCKET_URL", "")
     # the training data, domain, config and held-out sets trainers work on

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from common.names import HandoffChannel, Intent, JourneyStage, ReasonCode, Slot, Tier
 from escalation.core.hours import is_open, next_opening
 from escalation.core.reasons import Reason
+from escalation.core.routing import minutes_text
 from escalation.core.rules import Rules
 from escalation.core.sentiment import Turn, conversation_frustration
 
@@ -75,8 +76,14 @@ class Signals:
 
 @dataclass(frozen=True)
 class QueueState:
-    expected_wait_seconds: Mapping[str, int]  # per queue, from the live queue
-    agents_available: Mapping[str, int]  # agents online who can take a conversation, per queue
+    """Per queue, from the live queue and the agents' presence (escalation/core/routing.py)."""
+
+    expected_wait_seconds: Mapping[str, int]  # for a customer joining now; absent: nobody online
+    agents_available: Mapping[str, int]  # online, serving the queue, with a free slot
+    agents_online: Optional[Mapping[str, int]] = None  # online and serving, busy or not (None: as available)
+
+    def online(self, queue: str) -> int:
+        return int((self.agents_available if self.agents_online is None else self.agents_online).get(queue, 0))
 
 
 @dataclass(frozen=True)
@@ -108,14 +115,6 @@ class Decision:
 
 
 # --- The decision -----------------------------------------------------------------------------------
-
-
-def _minutes(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    if minutes < 60:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    hours = round(minutes / 60)
-    return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: datetime, rules: Rules) -> Decision:
@@ -207,7 +206,9 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
 
     open_now = is_open(rules, now)
     wait = int(queues.expected_wait_seconds.get(queue, 0))
-    agents = int(queues.agents_available.get(queue, 0))
+    # Someone online for the queue, even if busy: the customer waits in line for them, and the wait
+    # (from measured handle times and the line ahead) says whether that is within the SLA.
+    agents = queues.online(queue)
     within_sla = open_now and agents > 0 and wait <= sla_seconds
     straight_through = customer.tier == Tier.VIP.value or clearly_upset or bool(unhappy_history)
 
@@ -229,7 +230,7 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
             reasons.append(
                 Reason(
                     ReasonCode.BUSY_BUT_STRAIGHT_THROUGH,
-                    f"queue busy (about {_minutes(wait)}) but goes straight through",
+                    f"queue busy (about {minutes_text(wait)}) but goes straight through",
                 )
             )
         channel = LIVE_CHAT if segment.channel != TICKET or clearly_upset or wants_person else segment.channel
@@ -241,7 +242,7 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
             channel,
             wait,
             f"I'm passing you to our {queue} team now. Someone will be with you in about "
-            f"{_minutes(max(wait, 60))}; you can keep this chat open.",
+            f"{minutes_text(max(wait, 60))}; you can keep this chat open.",
             tuple(reasons),
         )
     # Nobody can take it within the SLA: say so honestly and arrange another way to a person (the
@@ -261,15 +262,22 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
         if opening:  # nobody can meet an SLA while closed: it runs from the opening time
             sla_seconds += int((opening - now).total_seconds())
     else:
-        message = (
-            f"Our team is busy right now: the wait for a chat is about {_minutes(wait if agents else 3600)}. "
-            f"So you don't have to wait here, I've {arranged} for you. If you'd rather wait for a chat, "
-            'say "talk to a person" again.'
-        )
+        if agents:
+            message = (
+                f"Our team is busy right now: the wait for a chat is about {minutes_text(wait)}. "
+                f"So you don't have to wait here, I've {arranged} for you. If you'd rather wait for a chat, "
+                'say "talk to a person" again.'
+            )
+        else:  # honest: nobody is online for this queue, so there is no wait to promise
+            message = (
+                f"Nobody from our team can take a chat right now. I've {arranged} for you, so a person "
+                "will follow up as soon as someone is available; you don't need to do anything else. "
+                "I'm still here if I can help in the meantime."
+            )
         reasons.append(
             Reason(ReasonCode.NO_AGENT_FREE, "no agent free")
             if agents == 0
-            else Reason(ReasonCode.WAIT_EXCEEDS_SLA, f"expected wait {_minutes(wait)} exceeds the SLA")
+            else Reason(ReasonCode.WAIT_EXCEEDS_SLA, f"expected wait {minutes_text(wait)} exceeds the SLA")
         )
     return Decision(
         OFFER_OPTIONS, queue, priority, sla_seconds, channel, wait if agents else None, message, tuple(reasons)

@@ -8,13 +8,14 @@ results must not depend on the hour they run at.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.names import HandoffChannel, Tier
+from escalation.core.routing import PUSH, ROUTING_MODES
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -42,6 +43,21 @@ class SegmentRule:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """How waiting conversations reach agents (escalation/core/routing.py); every key is optional."""
+
+    modes: Mapping[str, str]  # queue -> push (assigned to the best eligible agent) or pull (claimed)
+    default_handle_seconds: float = 360.0  # expected handle time until a queue has measured ones
+    customer_gone_seconds: float = 90.0  # chat window closed this long while waiting: abandoned
+    still_there_after_seconds: float = 600.0  # waiting this long without writing: "are you still there?"
+    still_there_grace_seconds: float = 180.0  # and no answer within this: abandoned
+    position_update_seconds: float = 60.0  # at most one "you are Nth in line" message this often
+
+    def push_queues(self, queues: Sequence[str]) -> Tuple[str, ...]:
+        return tuple(q for q in queues if self.modes.get(q, PUSH) == PUSH)
+
+
+@dataclass(frozen=True)
 class Rules:
     timezone: ZoneInfo
     hours: Mapping[str, Optional[Tuple[time, time]]]
@@ -61,6 +77,7 @@ class Rules:
     at_risk_boost: int
     churn_intents: Tuple[str, ...]
     competitors: Tuple[str, ...]
+    routing: Routing = field(default_factory=lambda: Routing({}))
 
 
 # --- Loading and validating the rules ------------------------------------------------------------
@@ -165,6 +182,66 @@ def parse_rules(data: Mapping[str, Any]) -> Rules:
     ):
         if queue not in queues:
             errors.append(f"{where} must be one of {list(queues)}, got {queue!r}")
+    routing_section = data.get("routing") or {}
+    if not isinstance(routing_section, Mapping):
+        errors.append("routing must be a mapping (see escalation/rules.yml)")
+        routing_section = {}
+    modes = routing_section.get("modes") or {}
+    if not isinstance(modes, Mapping):
+        errors.append("routing.modes must map queue names to push or pull")
+        modes = {}
+    for queue, mode in modes.items():
+        if queue not in queues:
+            errors.append(f"routing.modes.{queue} is not a queue; the queues are {list(queues)}")
+        if mode not in ROUTING_MODES:
+            errors.append(f"routing.modes.{queue} must be push or pull, got {mode!r}")
+    defaults = Routing({})
+    routing = Routing(
+        {str(q): str(m) for q, m in modes.items()},
+        60
+        * _number(
+            errors,
+            "routing.default_handle_minutes",
+            routing_section.get("default_handle_minutes", defaults.default_handle_seconds / 60),
+            float,
+            0.5,
+            480,
+        ),
+        _number(
+            errors,
+            "routing.customer_gone_seconds",
+            routing_section.get("customer_gone_seconds", defaults.customer_gone_seconds),
+            float,
+            10,
+            3600,
+        ),
+        60
+        * _number(
+            errors,
+            "routing.still_there_after_minutes",
+            routing_section.get("still_there_after_minutes", defaults.still_there_after_seconds / 60),
+            float,
+            1,
+            1440,
+        ),
+        60
+        * _number(
+            errors,
+            "routing.still_there_grace_minutes",
+            routing_section.get("still_there_grace_minutes", defaults.still_there_grace_seconds / 60),
+            float,
+            0.5,
+            120,
+        ),
+        _number(
+            errors,
+            "routing.position_update_seconds",
+            routing_section.get("position_update_seconds", defaults.position_update_seconds),
+            float,
+            10,
+            3600,
+        ),
+    )
     rules = Rules(
         timezone=timezone,
         hours=hours,
@@ -198,6 +275,7 @@ def parse_rules(data: Mapping[str, Any]) -> Rules:
         at_risk_boost=_number(errors, "journey.at_risk.priority_boost", at_risk.get("priority_boost"), int, 0, 8),
         churn_intents=tuple(churn.get("intents") or ()),
         competitors=tuple(str(c).lower() for c in churn.get("competitors") or ()),
+        routing=routing,
     )
     if errors:
         raise RulesError("Invalid escalation rules:\n  - " + "\n  - ".join(errors))

@@ -33,13 +33,15 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Collection, Dict, List, Optional, Sequence, Tuple
+from datetime import datetime, timezone
+from typing import Any, Collection, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, delete, exists, false, select
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, String, delete, exists, false, select, update
 from sqlalchemy.orm import Session
 
 from common.database import Base, Database
 from common.tokens import mint, verify
+from escalation.core.routing import OFFLINE, PRESENCES, AgentLoad, effective_presence
 
 AGENT_TOKEN_ISSUER = "larkspur-agents"
 DEFAULT_AGENT_TOKEN_TTL_SECONDS = 12 * 3600  # one shift; AGENT_TOKEN_TTL_SECONDS in settings
@@ -69,6 +71,9 @@ class AgentRow(Base):
     capacity = Column(Integer, nullable=False, default=DEFAULT_CAPACITY, server_default=str(DEFAULT_CAPACITY))
     demo = Column(Boolean, nullable=False, default=False, server_default=false())  # managed by DEMO_ACCOUNTS
     token_generation = Column(Integer, nullable=False, default=0, server_default="0")  # +1 revokes all tokens
+    presence = Column(String(8), nullable=False, default=OFFLINE, server_default=OFFLINE)  # as the console said
+    presence_seen_at = Column(DateTime(timezone=True), nullable=True)  # its last heartbeat
+    last_assigned_at = Column(DateTime(timezone=True), nullable=True)
 
 
 class RevokedTokenRow(Base):
@@ -162,6 +167,11 @@ def password_matches(password: str, stored: Optional[str]) -> bool:
     secret = password.encode("utf-8", "backslashreplace")
     candidate = hashlib.pbkdf2_hmac("sha256", secret, salt.encode(), int(iterations)).hex()
     return hmac.compare_digest(candidate, digest)
+
+
+def _aware(value: Optional[datetime]) -> Optional[datetime]:
+    # SQLite returns naive datetimes; everything here is UTC.
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
 def _queues_of(row: AgentRow) -> Tuple[str, ...]:
@@ -516,14 +526,42 @@ class AgentDirectory:
             if row is not None:
                 row.token_generation += 1
 
-    def count_by_queue(self) -> dict:
+    # --- presence ----------------------------------------------------------------------------------
+
+    def set_presence(self, name: str, status: str, now: datetime) -> None:
+        """What the console says (a switch, or its heartbeat repeating the current status)."""
+        if status not in PRESENCES:
+            raise AccountError(f"presence must be one of {', '.join(PRESENCES)}, got {status!r}")
+        with self._database.session() as session:
+            session.execute(
+                update(AgentRow)
+                .where(AgentRow.name == name)
+                .values(presence=status, presence_seen_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    def presence(self, name: str, now: datetime, timeout_seconds: float) -> str:
+        with self._database.session() as session:
+            row = session.get(AgentRow, name)
+            if row is None:
+                return OFFLINE
+            return effective_presence(row.presence, _aware(row.presence_seen_at), now, timeout_seconds)
+
+    def loads(self, open_counts: Mapping[str, int], now: datetime, timeout_seconds: float) -> List[AgentLoad]:
+        """Every active agent as routing sees them now (`open_counts`: their assigned handoffs)."""
         with self._database.session() as session:
             rows = session.query(AgentRow).filter(AgentRow.active.is_(True), AgentRow.role == AGENT).all()
-        counts: dict = {}
-        for row in rows:
-            for queue in filter(None, row.queues.split(",")):
-                counts[queue] = counts.get(queue, 0) + 1
-        return counts
+            return [
+                AgentLoad(
+                    row.name,
+                    _queues_of(row),
+                    row.capacity,
+                    open_counts.get(row.name, 0),
+                    effective_presence(row.presence, _aware(row.presence_seen_at), now, timeout_seconds),
+                    _aware(row.last_assigned_at),
+                )
+                for row in rows
+            ]
 
 
 def agent_token(

@@ -7,7 +7,12 @@ Guarantees, on SQLite and PostgreSQL alike:
   never both get a handoff, and a losing claim is reported as a conflict;
 - a claimed handoff carries a lease; an agent who goes silent past it loses the handoff, which
   returns to the queue (`release_expired_leases`);
-- an SLA breach is recorded once, when a handoff is still waiting past its due time.
+- an SLA breach is recorded once, when a handoff is still waiting past its due time;
+- assignment (pushed by routing, or claimed) never puts an agent over their capacity: the agent's
+  row is locked (SELECT ... FOR UPDATE on PostgreSQL) and the UPDATE counts their open handoffs in
+  its own WHERE, so concurrent assignments to one agent from several processes queue up;
+- a waiting customer who leaves (their chat window gone past a grace period, or no answer to "are you
+  still there?") makes the handoff `abandoned`, which frees it from the queue.
 Reasons are stored as JSON objects `{"code", "text"}` (escalation.core.reasons.Reason).
 The schema is made and changed by the migrations in migrations/ (common.database.migrate).
 """
@@ -18,13 +23,15 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from sqlalchemy import Column, DateTime, Integer, String, Text, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from common.database import Base, Database
 from common.names import CSAT_SCALE, HandoffChannel, HandoffStatus
+from escalation.queue.agents import AgentRow
 
 WAITING, ASSIGNED, RESOLVED, ABANDONED = (
     HandoffStatus.WAITING,
@@ -60,6 +67,14 @@ class HandoffRow(Base):
     sla_breached_at = Column(DateTime(timezone=True), nullable=True)
     csat = Column(Integer, nullable=True)  # the customer's 1-5 rating after the resolution
     csat_at = Column(DateTime(timezone=True), nullable=True)
+    declined_by = Column(Text, nullable=False, default="[]", server_default="[]")  # JSON list of agent names
+    routing_log = Column(Text, nullable=False, default="[]", server_default="[]")  # JSON list of {"at", "event", ...}
+    position_told = Column(Integer, nullable=True)  # the place in line the customer was last told
+    position_told_at = Column(DateTime(timezone=True), nullable=True)
+    callback_offered_at = Column(DateTime(timezone=True), nullable=True)  # the forecast passed the SLA
+    still_there_asked_at = Column(DateTime(timezone=True), nullable=True)
+    customer_left_at = Column(DateTime(timezone=True), nullable=True)  # their chat window closed
+    abandoned_at = Column(DateTime(timezone=True), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,14 @@ class Handoff:
     sla_breached_at: Optional[datetime]
     csat: Optional[int] = None
     csat_at: Optional[datetime] = None
+    declined_by: Tuple[str, ...] = ()
+    routing_log: Tuple[dict, ...] = ()
+    position_told: Optional[int] = None
+    position_told_at: Optional[datetime] = None
+    callback_offered_at: Optional[datetime] = None
+    still_there_asked_at: Optional[datetime] = None
+    customer_left_at: Optional[datetime] = None
+    abandoned_at: Optional[datetime] = None
 
     @property
     def reason_codes(self) -> List[str]:
@@ -91,6 +114,10 @@ class Handoff:
 
 class ClaimConflict(Exception):
     """Another agent has the handoff, or it is no longer waiting."""
+
+
+class AtCapacity(ClaimConflict):
+    """The agent already has as many open conversations as their capacity allows."""
 
 
 class NotFound(Exception):
@@ -125,7 +152,25 @@ def _to_handoff(row: HandoffRow) -> Handoff:
         _utc(row.sla_breached_at),
         row.csat,
         _utc(row.csat_at),
+        tuple(json.loads(row.declined_by or "[]")),
+        tuple(json.loads(row.routing_log or "[]")),
+        row.position_told,
+        _utc(row.position_told_at),
+        _utc(row.callback_offered_at),
+        _utc(row.still_there_asked_at),
+        _utc(row.customer_left_at),
+        _utc(row.abandoned_at),
     )
+
+
+def _log(session: Any, handoff_id: str, now: datetime, event: str, **details: Any) -> None:
+    """Appends to the handoff's routing log, inside the transaction that changed it (the row is the
+    transaction's own by then, so the read-modify-write cannot lose another process's entry)."""
+    row = session.get(HandoffRow, handoff_id)
+    if row is not None:
+        row.routing_log = json.dumps(
+            [*json.loads(row.routing_log or "[]"), {"at": now.isoformat(), "event": event, **details}]
+        )
 
 
 # Agents take handoffs in this order: the earliest SLA due time first, then priority, then age.
@@ -223,23 +268,65 @@ class HandoffQueue:
         now: datetime,
         lease: timedelta = DEFAULT_LEASE,
         queues: Optional[Iterable[str]] = None,
+        capacity: Optional[int] = None,
     ) -> Handoff:
-        """Atomically gives a waiting handoff to `agent_id`, only while it is in one of `queues` when
-        given (a transfer in between cannot hand it to an agent of another queue); ClaimConflict when
-        someone else has it or it moved."""
+        """An agent takes a waiting handoff from the list (pull queues, supervisors): `assign` by hand."""
+        return self.assign(handoff_id, agent_id, now, lease, queues, capacity, how="claimed")
+
+    def assign(
+        self,
+        handoff_id: str,
+        agent_id: str,
+        now: datetime,
+        lease: timedelta = DEFAULT_LEASE,
+        queues: Optional[Iterable[str]] = None,
+        capacity: Optional[int] = None,
+        how: str = "assigned",
+    ) -> Handoff:
+        """Atomically gives a waiting handoff to `agent_id`: only while it is waiting, in one of `queues`
+        when given (a transfer in between cannot hand it to an agent of another queue), and while the
+        agent has fewer than `capacity` handoffs assigned (when given). ClaimConflict when someone else
+        has it or it moved; AtCapacity when the agent is full."""
         conditions = [HandoffRow.id == handoff_id, HandoffRow.status == WAITING]
         if queues is not None:
             conditions.append(HandoffRow.queue.in_(list(queues)))
+        if capacity is not None:
+            other = aliased(HandoffRow)
+            open_now = (
+                select(func.count())
+                .select_from(other)
+                .where(other.agent_id == agent_id, other.status == ASSIGNED)
+                .scalar_subquery()
+            )
+            conditions.append(open_now < capacity)
         with self._database.session() as session:
+            # Concurrent assignments to one agent wait for each other here (PostgreSQL; SQLite runs one
+            # writing statement at a time anyway), so the count in the UPDATE below is current.
+            session.execute(select(AgentRow.name).where(AgentRow.name == agent_id).with_for_update())
             result = session.execute(
                 update(HandoffRow)
                 .where(and_(*conditions))
-                .values(status=ASSIGNED, agent_id=agent_id, claimed_at=now, lease_expires_at=now + lease)
+                .values(
+                    status=ASSIGNED,
+                    agent_id=agent_id,
+                    claimed_at=now,
+                    lease_expires_at=now + lease,
+                )
                 .execution_options(synchronize_session=False)
             )
-            claimed = result.rowcount == 1
-        if not claimed:
+            assigned = result.rowcount == 1
+            if assigned:
+                _log(session, handoff_id, now, how, agent=agent_id)
+                session.execute(
+                    update(AgentRow)
+                    .where(AgentRow.name == agent_id)
+                    .values(last_assigned_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+        if not assigned:
             current = self.get(handoff_id)  # raises NotFound for an unknown id
+            if current.status == WAITING and (queues is None or current.queue in queues):
+                raise AtCapacity(f"{agent_id} already has {capacity} open conversation(s), their capacity")
             where = f" in the {current.queue} queue" if queues is not None and current.queue not in queues else ""
             raise ClaimConflict(
                 f"handoff {handoff_id} is {current.status}{where}"
@@ -308,13 +395,48 @@ class HandoffQueue:
             statuses=(RESOLVED,),
         )
 
-    def transfer(self, handoff_id: str, agent_id: str, queue: str, now: datetime) -> Handoff:
-        """Back to waiting, in another queue; the SLA due time is kept."""
-        return self._owned_update(
-            handoff_id,
-            agent_id,
-            {"status": WAITING, "queue": queue, "agent_id": None, "claimed_at": None, "lease_expires_at": None},
-        )
+    def transfer(self, handoff_id: str, agent_id: str, queue: str, now: datetime, reason: str = "") -> Handoff:
+        """Back to waiting, in another queue (or the same, for another agent); the SLA due time is kept."""
+        return self._back_to_waiting(handoff_id, agent_id, now, "transferred", reason, queue=queue)
+
+    def decline(self, handoff_id: str, agent_id: str, now: datetime, reason: str) -> Handoff:
+        """The agent gives a handoff routing pushed to them back; it is not pushed to them again."""
+        return self._back_to_waiting(handoff_id, agent_id, now, "declined", reason, declined=True)
+
+    def _back_to_waiting(
+        self,
+        handoff_id: str,
+        agent_id: str,
+        now: datetime,
+        event: str,
+        reason: str,
+        queue: Optional[str] = None,
+        declined: bool = False,
+    ) -> Handoff:
+        with self._database.session() as session:
+            row = session.execute(
+                select(HandoffRow)
+                .where(HandoffRow.id == handoff_id, HandoffRow.agent_id == agent_id, HandoffRow.status == ASSIGNED)
+                .with_for_update()
+            ).scalar()
+            if row is not None:
+                details: Dict[str, Any] = {"agent": agent_id, "reason": reason}
+                if queue is not None:
+                    details.update(source=row.queue, queue=queue)
+                    row.queue = queue
+                if declined:
+                    row.declined_by = json.dumps(sorted({*json.loads(row.declined_by or "[]"), agent_id}))
+                row.status, row.agent_id, row.claimed_at, row.lease_expires_at = WAITING, None, None, None
+                row.position_told = None  # the customer hears their (new) place in line again
+                session.flush()
+                _log(session, handoff_id, now, event, **details)
+        if row is None:
+            current = self.get(handoff_id)
+            raise ClaimConflict(
+                f"handoff {handoff_id} is {current.status}"
+                + (f" and belongs to {current.agent_id}" if current.agent_id else "")
+            )
+        return self.get(handoff_id)
 
     def record_csat(self, handoff_id: str, score: int, now: datetime) -> Handoff:
         """Stores the customer's rating of a resolved handoff (a later rating replaces it)."""
@@ -360,6 +482,103 @@ class HandoffQueue:
                     )
                 )
                 .values(sla_breached_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount
+
+    # --- routing ---------------------------------------------------------------------------------------
+
+    def open_counts(self) -> Dict[str, int]:
+        """Agent name -> handoffs assigned to them now."""
+        with self._database.session() as session:
+            rows = session.execute(
+                select(HandoffRow.agent_id, func.count())
+                .where(HandoffRow.status == ASSIGNED)
+                .group_by(HandoffRow.agent_id)
+            ).all()
+        return {agent: count for agent, count in rows if agent}
+
+    def waiting_chats(self, limit: int = 5000) -> List[Handoff]:
+        """Live chats waiting for a person, in queue order (callbacks and tickets are claimed from the list)."""
+        query = select(HandoffRow).where(HandoffRow.status == WAITING, HandoffRow.channel == HandoffChannel.LIVE_CHAT)
+        with self._database.session() as session:
+            rows = session.execute(query.order_by(*QUEUE_ORDER).limit(limit)).scalars().all()
+            return [_to_handoff(r) for r in rows]
+
+    def handle_times(self, queue: str, last: int = 50) -> List[float]:
+        """Seconds from assignment to resolution of the queue's latest resolved live chats."""
+        with self._database.session() as session:
+            rows = session.execute(
+                select(HandoffRow.claimed_at, HandoffRow.resolved_at)
+                .where(
+                    HandoffRow.queue == queue,
+                    HandoffRow.status == RESOLVED,
+                    HandoffRow.channel == HandoffChannel.LIVE_CHAT,
+                    HandoffRow.claimed_at.is_not(None),
+                )
+                .order_by(HandoffRow.resolved_at.desc())
+                .limit(last)
+            ).all()
+        return [max(0.0, (_utc(done) - _utc(started)).total_seconds()) for started, done in rows if done and started]
+
+    def told(self, handoff_id: str, **values: Any) -> None:
+        """Records what the waiting customer was told (position_told, position_told_at,
+        callback_offered_at, still_there_asked_at), so it is not repeated."""
+        allowed = {"position_told", "position_told_at", "callback_offered_at", "still_there_asked_at"}
+        with self._database.session() as session:
+            session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id)
+                .values(**{k: v for k, v in values.items() if k in allowed})
+                .execution_options(synchronize_session=False)
+            )
+
+    def customer_left(self, conversation_id: str, now: Optional[datetime]) -> None:
+        """The customer's chat window closed (`now`), or came back (None), while a handoff is open."""
+        with self._database.session() as session:
+            session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.open_key == conversation_id)
+                .values(customer_left_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    def abandon(self, handoff_id: str, now: datetime, why: str) -> bool:
+        """A waiting customer left: the handoff leaves the queue. False when it was no longer waiting."""
+        with self._database.session() as session:
+            result = session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id, HandoffRow.status == WAITING)
+                .values(status=ABANDONED, abandoned_at=now, open_key=None, lease_expires_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                _log(session, handoff_id, now, "abandoned", reason=why)
+                return True
+        return False
+
+    def switch_channel(self, handoff_id: str, channel: str, now: datetime) -> bool:
+        """A waiting chat becomes a callback or a ticket (the customer took the offer); False when it
+        was no longer waiting."""
+        with self._database.session() as session:
+            result = session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id, HandoffRow.status == WAITING)
+                .values(channel=channel)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                _log(session, handoff_id, now, "switched", channel=channel)
+                return True
+        return False
+
+    def renew_leases(self, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> int:
+        """The agent's console is open (its heartbeat): every handoff they hold keeps its lease."""
+        with self._database.session() as session:
+            result = session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.agent_id == agent_id, HandoffRow.status == ASSIGNED)
+                .values(lease_expires_at=now + lease)
                 .execution_options(synchronize_session=False)
             )
             return result.rowcount

@@ -126,7 +126,13 @@ def accounts_blueprint() -> Blueprint:
 
     @me.get("/me")
     async def who_am_i(request: Request) -> HTTPResponse:
-        return json_response(dataclasses.asdict(request.ctx.agent))
+        services: Services = request.app.ctx.services
+        person: Agent = request.ctx.agent
+        now = services.clock()
+        presence = await blocking(
+            services.agents.presence, person.name, now, services.settings.agent_presence_timeout_seconds
+        )
+        return json_response({**dataclasses.asdict(person), "presence": presence})
 
     @me.post("/sign-out")
     async def sign_out(request: Request) -> HTTPResponse:

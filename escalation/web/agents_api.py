@@ -6,6 +6,13 @@ one who goes silent past the lease loses it back to the queue. Agents write into
 with `POST /api/handoffs/{id}/messages`; the customer's messages come from Rasa's tracker store
 (`GET /api/handoffs/{id}/messages?after=N&wait=S` answers as soon as there is something newer than N).
 Resolving hands the conversation back to the bot, which asks for a CSAT rating.
+
+Routing (escalation/core/routing.py): an agent sets their presence (`POST /api/presence`; the console
+repeats it every 20 s as a heartbeat, which also keeps the leases of their conversations) and live
+chats of push queues are assigned to them without a claim, up to their capacity. In push queues an
+agent may still take the next chat by hand (the most urgent one they may take), never pick one
+further down the line; pull queues, callbacks and tickets are claimed from the list. An agent can
+decline a chat routing gave them, or transfer one, with a reason.
 """
 
 from __future__ import annotations
@@ -25,14 +32,26 @@ from common.conversation_log import Message
 from common.names import HandoffChannel, HandoffStatus
 from common.rasa_api import RasaUnavailable, RatingNotAsked
 from common.screening import screen_text
+from escalation.core.routing import OFFLINE, ONLINE, PRESENCES
 from escalation.core.sentiment import score_message
 from escalation.queue.agents import AGENT, Agent
 from escalation.queue.handoffs import Handoff
 from escalation.web.accounts import guard
-from escalation.web.app import LONG_POLL_MAX_SECONDS, ApiError, Services, blocking, calling_rasa, json_body, plain
+from escalation.web.app import (
+    LONG_POLL_MAX_SECONDS,
+    ApiError,
+    Services,
+    blocking,
+    calling_rasa,
+    greet,
+    json_body,
+    plain,
+    route_soon,
+)
 
 logger = logging.getLogger(__name__)
 LONG_POLL_INTERVAL_SECONDS = 0.15
+HEARTBEAT_SECONDS = 20  # how often the console repeats its presence (well inside the 60 s timeout)
 MAX_CURSOR = 2**63 - 1  # message ids are 64-bit integers in the tracker store
 LIST_FIELDS = (
     "id",
@@ -49,6 +68,7 @@ LIST_FIELDS = (
     "sla_breached_at",
     "created_at",
     "segment",
+    "declined_by",
 )
 
 
@@ -109,22 +129,36 @@ def handoff_detail(services: Services, handoff_id: str, agent: Agent) -> dict:
     }
 
 
+def next_in_line(services: Services, handoff: Handoff, agent: Agent) -> None:
+    """In a push queue a live chat is taken in order: only the most urgent waiting one this agent may
+    take (409 otherwise, naming it), so nobody cherry-picks; pull queues, callbacks and tickets are free."""
+    if handoff.channel != HandoffChannel.LIVE_CHAT or handoff.queue not in services.rules.routing.push_queues(
+        services.rules.queues
+    ):
+        return
+    push = set(services.rules.routing.push_queues(services.rules.queues)) & set(agent.queues)
+    first = next(
+        (h for h in services.queue.waiting_chats() if h.queue in push and agent.name not in h.declined_by), None
+    )
+    if first is not None and first.id != handoff.id:
+        raise ApiError(
+            409,
+            f"Chats in the {handoff.queue} queue are assigned in order: the next one for you is {first.id} "
+            "(or go online and they come to you).",
+        )
+
+
 def claim_and_greet(services: Services, handoff_id: str, agent: Agent) -> Handoff:
-    """Claims the handoff; in a live chat the customer learns a person has joined (the claim stands
-    even if that message cannot be delivered)."""
-    visible(services, handoff_id, agent)  # a waiting handoff is nobody's: only agents of its queue see it
-    handoff = services.queue.claim(handoff_id, agent.name, services.clock(), queues=agent.queues)
+    """Claims the handoff (within the agent's capacity); in a live chat the customer learns who joined
+    (the claim stands even if that message cannot be delivered)."""
+    waiting = visible(services, handoff_id, agent)  # a waiting handoff is nobody's: only agents of its queue see it
+    if waiting.status == HandoffStatus.WAITING:
+        next_in_line(services, waiting, agent)
+    handoff = services.queue.claim(
+        handoff_id, agent.name, services.clock(), queues=agent.queues, capacity=agent.capacity
+    )
     if handoff.channel == HandoffChannel.LIVE_CHAT:
-        try:
-            services.rasa.say_as_agent(
-                handoff.conversation_id,
-                f"Hi, this is {agent.display_name.split()[0]} from the Larkspur support team. "
-                "I've read your conversation so far and I'm here to help.",
-                agent.name,
-                agent.display_name,
-            )
-        except Exception as error:  # RasaUnavailable or a network fault
-            logger.warning("Could not greet the customer of %s: %s", handoff_id, error)
+        greet(services, handoff, agent.name)
     return handoff
 
 
@@ -159,11 +193,48 @@ def resolve(services: Services, handoff_id: str, agent: Agent) -> Handoff:
     return resolved
 
 
-def transfer(services: Services, handoff_id: str, agent: Agent, target: Optional[str]) -> Handoff:
+MAX_REASON_CHARS = 500
+
+
+def _reason(body: Optional[dict], required: bool) -> str:
+    reason = body.get("reason") if body else None
+    if reason is None and not required:
+        return ""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON_CHARS:
+        raise ApiError(400, f'Say why: {{"reason": "..."}} with 1 to {MAX_REASON_CHARS} characters.')
+    return " ".join(reason.split())
+
+
+def transfer(services: Services, handoff_id: str, agent: Agent, target: Optional[str], reason: str = "") -> Handoff:
     if target not in services.rules.queues:
         raise ApiError(400, f"queue must be one of {list(services.rules.queues)}.")
     owned(services, handoff_id, agent)
-    return services.queue.transfer(handoff_id, agent.name, target, services.clock())
+    return services.queue.transfer(handoff_id, agent.name, target, services.clock(), reason)
+
+
+def decline(services: Services, handoff_id: str, agent: Agent, reason: str) -> Handoff:
+    owned(services, handoff_id, agent)
+    return services.queue.decline(handoff_id, agent.name, services.clock(), reason)
+
+
+def set_presence(services: Services, agent: Agent, status: object) -> dict:
+    if status not in PRESENCES:
+        raise ApiError(400, f'Send {{"status": "online" | "away" | "offline"}}, got {status!r}.')
+    now = services.clock()
+    services.agents.set_presence(agent.name, str(status), now)
+    if status != OFFLINE:
+        services.queue.renew_leases(agent.name, now)  # the console is open: their conversations stay theirs
+    return presence_of(services, agent)
+
+
+def presence_of(services: Services, agent: Agent) -> dict:
+    now = services.clock()
+    return {
+        "presence": services.agents.presence(agent.name, now, services.settings.agent_presence_timeout_seconds),
+        "capacity": agent.capacity,
+        "open_conversations": services.queue.open_counts().get(agent.name, 0),
+        "heartbeat_seconds": HEARTBEAT_SECONDS,
+    }
 
 
 async def wait_for_messages(services: Services, conversation_id: str, after: int, wait: float) -> list:
@@ -178,6 +249,14 @@ async def wait_for_messages(services: Services, conversation_id: str, after: int
 
 def agents_blueprint() -> Blueprint:
     api = guard(Blueprint("agents", url_prefix="/api"), role=AGENT)
+
+    @api.post("/presence")
+    async def presence(request: Request) -> HTTPResponse:
+        services, body = _services(request), json_body(request)
+        state = await blocking(set_presence, services, request.ctx.agent, body.get("status") if body else None)
+        if state["presence"] == ONLINE:
+            route_soon(request.app, services)  # an agent came online: waiting chats may be theirs now
+        return json_response(state)
 
     @api.get("/queues")
     async def queues(request: Request) -> HTTPResponse:
@@ -235,14 +314,25 @@ def agents_blueprint() -> Blueprint:
 
     @api.post("/handoffs/<handoff_id>/resolve")
     async def resolve_handoff(request: Request, handoff_id: str) -> HTTPResponse:
-        return json_response(plain(await calling_rasa(resolve, _services(request), handoff_id, request.ctx.agent)))
+        services = _services(request)
+        resolved = await calling_rasa(resolve, services, handoff_id, request.ctx.agent)
+        route_soon(request.app, services)  # a slot is free
+        return json_response(plain(resolved))
 
     @api.post("/handoffs/<handoff_id>/transfer")
     async def transfer_handoff(request: Request, handoff_id: str) -> HTTPResponse:
-        body = json_body(request)
+        services, body = _services(request), json_body(request)
         handoff = await blocking(
-            transfer, _services(request), handoff_id, request.ctx.agent, body.get("queue") if body else None
+            transfer, services, handoff_id, request.ctx.agent, body.get("queue") if body else None, _reason(body, False)
         )
+        route_soon(request.app, services)
+        return json_response(plain(handoff))
+
+    @api.post("/handoffs/<handoff_id>/decline")
+    async def decline_handoff(request: Request, handoff_id: str) -> HTTPResponse:
+        services, body = _services(request), json_body(request)
+        handoff = await blocking(decline, services, handoff_id, request.ctx.agent, _reason(body, True))
+        route_soon(request.app, services)  # to someone else
         return json_response(plain(handoff))
 
     return api

@@ -33,7 +33,8 @@ from common.rasa_api import RasaClient, RasaUnavailable
 from common.settings import Settings
 from escalation.core.rules import Rules
 from escalation.queue.agents import AgentDirectory
-from escalation.queue.handoffs import ClaimConflict, HandoffQueue, NotFound
+from escalation.queue.handoffs import ClaimConflict, Handoff, HandoffQueue, NotFound
+from escalation.queue.routing import Router, joined_message
 
 logger = logging.getLogger(__name__)
 QUEUE_UPKEEP_SECONDS = 5  # how often silent agents' leases expire and SLA breaches are recorded
@@ -65,6 +66,10 @@ class Services:
     rasa: RasaClient
     log: ConversationLog
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+    @property
+    def router(self) -> Router:
+        return Router(self.queue, self.agents, self.rules, self.settings.agent_presence_timeout_seconds)
 
 
 # Calls that wait for Rasa get threads of their own: a slow or stuck Rasa then holds up only those
@@ -150,9 +155,46 @@ def _error_response(request: Request, error: Exception, statuses: Dict[Type[Exce
     return _error(status, str(error))
 
 
+async def assign_waiting_and_greet(services: Services) -> int:
+    """Push routing: waiting chats to eligible agents (escalation/queue/routing.py); each customer is
+    told who joined (the assignment stands even if that message cannot be delivered)."""
+    assigned = await blocking(services.router.assign_waiting, services.clock())
+    for handoff, agent in assigned:
+        await calling_rasa(greet, services, handoff, agent.name)
+    return len(assigned)
+
+
+def greet(services: Services, handoff: Handoff, agent_name: str) -> None:
+    try:
+        display_name = services.agents.account(agent_name).display_name
+        services.rasa.say_as_agent(handoff.conversation_id, joined_message(display_name), agent_name, display_name)
+    except Exception as error:  # RasaUnavailable or a network fault
+        logger.warning("Could not tell the customer of %s who joined: %s", handoff.id, error)
+
+
+def route_soon(app: Sanic, services: Services) -> None:
+    """Runs push routing after the current request (an agent came online or freed a slot)."""
+
+    async def route() -> None:
+        try:
+            await assign_waiting_and_greet(services)
+        except Exception:  # the upkeep timer tries again within seconds
+            logger.exception("Routing after a change failed")
+
+    app.add_task(route())
+
+
+def _say_as_bot(services: Services) -> Callable[[str, str], None]:
+    def say(conversation_id: str, text: str) -> None:
+        services.rasa.append_events(conversation_id, [{"event": "bot", "text": text}], deliver=True)
+
+    return say
+
+
 def _run_queue_upkeep(app: Sanic, services: Services) -> None:
-    """Returns silent agents' handoffs to the queue and records SLA breaches on a timer (not when
-    someone happens to list the queue)."""
+    """On a timer: silent agents' handoffs back to the queue, SLA breaches recorded, push routing, and
+    the waiting customers kept informed (their place in line, a callback offer before the SLA passes,
+    "are you still there?", abandonment)."""
     tasks: list = []
 
     async def upkeep_loop() -> None:
@@ -161,6 +203,16 @@ def _run_queue_upkeep(app: Sanic, services: Services) -> None:
                 released, breached = await blocking(services.queue.upkeep, services.clock())
                 if released or breached:
                     logger.info("Queue upkeep: %d lease(s) expired, %d SLA breach(es) recorded", released, breached)
+                await assign_waiting_and_greet(services)
+                told = await calling_rasa(
+                    services.router.tend_waiting,
+                    services.clock(),
+                    _say_as_bot(services),
+                    services.log.latest_customer_message,
+                    services.rasa.resume,
+                )
+                if told["abandoned"] or told["took_callback"]:
+                    logger.info("Waiting customers: %s", told)
             except Exception:  # a database hiccup must not end the loop; the next round retries
                 logger.exception("Queue upkeep failed; retrying in %s s", QUEUE_UPKEEP_SECONDS)
             await asyncio.sleep(QUEUE_UPKEEP_SECONDS)

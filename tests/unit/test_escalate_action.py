@@ -1,6 +1,7 @@
 """action_escalate with rasa_sdk trackers and a real (temporary SQLite) queue."""
 
 import asyncio
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def stores(tmp_path: Path, monkeypatch):
     agents.seed_demo_agents()
     monkeypatch.setattr(action_stores, "handoff_queue", lambda: queue)
     monkeypatch.setattr(action_stores, "agent_directory", lambda: agents)
+    queue.agents = agents  # for the tests: who is online
     return queue
 
 
@@ -53,13 +55,36 @@ def run(slots, text, intent="complain", compound=-0.9):
 VIP = {"tier": "vip", "journey_stage": "active", "last_csat": 5, "nps": 10, "customer_id": "demo-vip"}
 
 
-def test_handover_queues_and_pauses(stores, monkeypatch):
+def test_handover_goes_to_an_online_agent_at_once_and_pauses(stores, monkeypatch):
     monkeypatch.setattr(action_stores, "rules", lambda: rules_with_hours(["00:00", "24:00"]))
+    stores.agents.set_presence("alice", "online", datetime.now(timezone.utc))
+    stores.agents.set_presence("bob", "online", datetime.now(timezone.utc))  # online, but not concierge
     events, messages = run(VIP, "this is useless")
     assert any(e["event"] == "pause" for e in events)
     handoff = stores.open_for("conv-1")
     assert handoff.queue == "concierge" and handoff.channel == "live_chat"
-    assert "passing you to our concierge team" in messages[0]["text"]
+    assert (handoff.status, handoff.agent_id) == ("assigned", "alice")
+    assert messages[0]["text"] == "Alice from our concierge team has joined and will answer you here."
+
+
+def test_a_busy_agent_means_a_place_in_line(stores, monkeypatch):
+    monkeypatch.setattr(action_stores, "rules", lambda: rules_with_hours(["00:00", "24:00"]))
+    stores.agents.update("alice", known_queues=("concierge", "retention", "sales", "general"), capacity=1)
+    stores.agents.set_presence("alice", "online", datetime.now(timezone.utc))
+    stores.enqueue("earlier", "demo-vip", "vip", {}, "concierge", 1, [], 120, datetime.now(timezone.utc))
+    stores.assign(stores.open_for("earlier").id, "alice", datetime.now(timezone.utc))
+    events, messages = run(VIP, "this is useless")
+    assert any(e["event"] == "pause" for e in events)
+    assert stores.open_for("conv-1").status == "waiting"
+    assert messages[0]["text"].startswith("I'm passing you to our concierge team. You are 1st in line, about 6 minutes")
+
+
+def test_nobody_online_is_said_honestly_and_a_callback_is_booked(stores, monkeypatch):
+    monkeypatch.setattr(action_stores, "rules", lambda: rules_with_hours(["00:00", "24:00"]))
+    events, messages = run(VIP, "this is useless")
+    assert not any(e["event"] == "pause" for e in events)
+    assert stores.open_for("conv-1").channel == "phone_callback"
+    assert messages[0]["text"].startswith("Nobody from our team can take a chat right now. I've booked a phone callback")
 
 
 def test_outside_hours_arranges_a_callback_and_the_bot_stays(stores, monkeypatch):

@@ -182,8 +182,8 @@ def test_unknown_handoffs_are_404(service, method, suffix):
 
 def test_upkeep_records_sla_breaches_once_and_returns_silent_agents_handoffs(service):
     due_soon = service.handoff(sla_seconds=60)
-    claimed = service.handoff(sla_seconds=3600)
-    service.api("POST", f"/api/handoffs/{claimed.id}/claim")
+    claimed = service.handoff(sla_seconds=30)  # the next in line: alice takes it by hand
+    assert service.api("POST", f"/api/handoffs/{claimed.id}/claim").status == 200
     service.clock.advance(minutes=2)
     assert service.services.queue.upkeep(service.clock()) == (0, 1)
     breached_at = service.api("GET", f"/api/handoffs/{due_soon.id}").json["sla_breached_at"]

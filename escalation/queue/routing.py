@@ -1,0 +1,228 @@
+"""Routing at the edge: the pure decisions of escalation/core/routing.py applied to the live queue and
+the agents' presence in the database, and what waiting customers are told.
+
+`Router.assign_waiting` runs when a handoff is queued (in the action server, right after
+action_escalate enqueues it), when an agent comes online or frees a slot (resolve, transfer, decline)
+and on the service's upkeep timer. It plans with the current loads and then assigns each pair with the
+queue's atomic, capacity-checked `assign`: if another process assigned the handoff or filled the agent
+in between, that pair is skipped and the next round sees the new state. So several processes may run
+it at once: a handoff never goes to two agents and no agent goes over capacity.
+
+`Router.tend_waiting` (upkeep timer) keeps the waiting customers informed and notices who left: their
+place in line and expected wait when it changes, an offer of a callback (or a ticket) once the forecast
+passes their SLA, "are you still there?" after a long silence, and abandonment when the chat window has
+been closed for the grace period or the question went unanswered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Dict, List, Optional, Tuple
+
+from common.names import HandoffChannel, Tier
+from escalation.core.policy import QueueState
+from escalation.core.routing import (
+    AgentLoad,
+    WaitingHandoff,
+    breaches_sla,
+    expected_wait_seconds,
+    median_handle_seconds,
+    minutes_text,
+    plan_assignments,
+    position_message,
+    queue_capacity,
+    queue_waits,
+)
+from escalation.core.rules import Rules
+from escalation.queue.agents import AgentDirectory
+from escalation.queue.handoffs import ClaimConflict, Handoff, HandoffQueue
+
+logger = logging.getLogger(__name__)
+PRESENCE_TIMEOUT_SECONDS = 60  # a console that stopped its heartbeat this long ago is offline
+STILL_THERE = (
+    "Are you still there? Send any message to keep your place in line; otherwise I'll close this "
+    "request in a few minutes (you can always ask for a person again)."
+)
+CALLBACK_WORDS = ("call me", "callback", "call back", "ring me", "phone me", "ticket", "email me")
+
+
+def wants_callback(text: str) -> bool:
+    """Whether the customer's answer to the callback offer takes it (the bot is paused while they wait,
+    so the offer's answer is read here)."""
+    lowered = " ".join(text.lower().split())
+    return any(words in lowered for words in CALLBACK_WORDS)
+
+
+def waiting_view(handoff: Handoff) -> WaitingHandoff:
+    return WaitingHandoff(
+        handoff.id,
+        handoff.queue,
+        handoff.priority,
+        handoff.sla_due_at,
+        handoff.created_at,
+        frozenset(handoff.declined_by),
+    )
+
+
+def joined_message(display_name: str) -> str:
+    """What the customer reads when a person takes their chat (pushed or claimed)."""
+    return (
+        f"Hi, this is {display_name.split()[0]} from the Larkspur support team. "
+        "I've read your conversation so far and I'm here to help."
+    )
+
+
+@dataclass
+class Router:
+    queue: HandoffQueue
+    agents: AgentDirectory
+    rules: Rules
+    presence_timeout_seconds: float = PRESENCE_TIMEOUT_SECONDS
+
+    # --- who is there ----------------------------------------------------------------------------
+
+    def loads(self, now: datetime) -> List[AgentLoad]:
+        return self.agents.loads(self.queue.open_counts(), now, self.presence_timeout_seconds)
+
+    def handle_seconds(self) -> Dict[str, float]:
+        default = self.rules.routing.default_handle_seconds
+        return {q: median_handle_seconds(self.queue.handle_times(q), default) for q in self.rules.queues}
+
+    def queue_state(self, now: datetime) -> QueueState:
+        """The honest queue state for the escalation policy: who is online with room, and the wait of a
+        customer joining now from the line ahead and the measured handle times."""
+        waiting: Dict[str, int] = {}
+        for handoff in self.queue.waiting_chats():
+            waiting[handoff.queue] = waiting.get(handoff.queue, 0) + 1
+        waits, available, online = queue_waits(self.rules.queues, self.loads(now), waiting, self.handle_seconds())
+        return QueueState(waits, available, online)
+
+    # --- assignment ------------------------------------------------------------------------------
+
+    def assign_waiting(self, now: datetime) -> List[Tuple[Handoff, AgentLoad]]:
+        """Gives waiting chats of push queues to eligible agents; returns what was assigned to whom."""
+        waiting = self.queue.waiting_chats()
+        if not waiting:
+            return []
+        loads = self.loads(now)
+        by_name = {agent.name: agent for agent in loads}
+        plan = plan_assignments(
+            [waiting_view(h) for h in waiting], loads, now, self.rules.routing.push_queues(self.rules.queues)
+        )
+        done = []
+        for handoff_id, name in plan:
+            agent = by_name[name]
+            try:
+                handoff = self.queue.assign(handoff_id, name, now, queues=agent.queues, capacity=agent.capacity)
+            except ClaimConflict as conflict:  # another process got there first; the next round re-plans
+                logger.info("Not assigning %s to %s: %s", handoff_id, name, conflict)
+                continue
+            done.append((handoff, agent))
+        return done
+
+    # --- the waiting customers -------------------------------------------------------------------
+
+    def positions(self, now: datetime) -> List[Tuple[Handoff, int, Optional[int]]]:
+        """Each waiting chat with its place in its queue's line (1: next) and its expected wait."""
+        loads, handle = self.loads(now), self.handle_seconds()
+        seen: Dict[str, int] = {}
+        found = []
+        for handoff in self.queue.waiting_chats():  # in queue order: most urgent first
+            seen[handoff.queue] = position = seen.get(handoff.queue, 0) + 1
+            capacity = queue_capacity(handoff.queue, loads)
+            wait = expected_wait_seconds(position, capacity.online_slots, capacity.free_slots, handle[handoff.queue])
+            found.append((handoff, position, wait))
+        return found
+
+    def tend_waiting(
+        self,
+        now: datetime,
+        say: Callable[[str, str], None],
+        latest_customer_message: Callable[[str], Optional[Tuple[datetime, str]]],
+        resume: Callable[[str], None],
+    ) -> Dict[str, int]:
+        """One round of keeping waiting customers informed (see the module's docstring). `say` sends the
+        bot's words into a conversation, `latest_customer_message` gives the time and text of the
+        customer's last message, `resume` hands the conversation back to the bot. Returns counts."""
+        routing = self.rules.routing
+        counts = {"abandoned": 0, "told_position": 0, "offered_callback": 0, "took_callback": 0, "asked": 0}
+        for handoff, position, wait in self.positions(now):
+            latest = latest_customer_message(handoff.conversation_id)
+            last_message = latest[0] if latest else None
+            if self._left(handoff, now, last_message):
+                counts["abandoned"] += 1
+                continue
+            offered = handoff.callback_offered_at
+            if offered and latest and latest[0] > offered and wants_callback(latest[1]):
+                self._take_callback(handoff, now, say, resume)
+                counts["took_callback"] += 1
+                continue
+            quiet_since = max(handoff.created_at, last_message or handoff.created_at)
+            asked = handoff.still_there_asked_at
+            if (now - quiet_since).total_seconds() >= routing.still_there_after_seconds and (
+                asked is None or asked < quiet_since
+            ):
+                self._say(say, handoff, STILL_THERE)
+                self.queue.told(handoff.id, still_there_asked_at=now)
+                counts["asked"] += 1
+            if breaches_sla(now, handoff.sla_due_at, wait) and handoff.callback_offered_at is None:
+                self._say(say, handoff, self._callback_offer(handoff, wait))
+                self.queue.told(handoff.id, callback_offered_at=now, position_told=position, position_told_at=now)
+                counts["offered_callback"] += 1
+                continue
+            recently = handoff.position_told_at and (now - handoff.position_told_at).total_seconds() < (
+                routing.position_update_seconds
+            )
+            if position != handoff.position_told and not recently:
+                self._say(say, handoff, position_message(position, wait))
+                self.queue.told(handoff.id, position_told=position, position_told_at=now)
+                counts["told_position"] += 1
+        return counts
+
+    def _left(self, handoff: Handoff, now: datetime, last_message: Optional[datetime]) -> bool:
+        routing = self.rules.routing
+        if (
+            handoff.customer_left_at
+            and (now - handoff.customer_left_at).total_seconds() >= routing.customer_gone_seconds
+        ):
+            return self.queue.abandon(handoff.id, now, "the customer closed the chat window")
+        asked = handoff.still_there_asked_at
+        answered = last_message is not None and asked is not None and last_message >= asked
+        if asked and not answered and (now - asked).total_seconds() >= routing.still_there_grace_seconds:
+            return self.queue.abandon(handoff.id, now, 'no answer to "are you still there?"')
+        return False
+
+    @staticmethod
+    def _paying(handoff: Handoff) -> bool:
+        return handoff.tier in (Tier.VIP.value, Tier.PREMIUM.value, Tier.STANDARD.value)
+
+    def _callback_offer(self, handoff: Handoff, wait: Optional[int]) -> str:
+        how = "we call you back" if self._paying(handoff) else "we answer you by email"
+        when = f"about {minutes_text(wait)}" if wait is not None else "longer than usual: nobody is free right now"
+        return (
+            f"I'm sorry: the wait is {when}, longer than we promised you. If you'd rather {how}, say "
+            '"call me back" and you can leave; otherwise stay here and you keep your place in line.'
+        )
+
+    def _take_callback(
+        self, handoff: Handoff, now: datetime, say: Callable[[str, str], None], resume: Callable[[str], None]
+    ) -> None:
+        """The customer took the offer: the chat becomes a callback (or a ticket), which agents take
+        from the list with its SLA due time kept, and the bot has the conversation again."""
+        channel = HandoffChannel.PHONE_CALLBACK if self._paying(handoff) else HandoffChannel.TICKET
+        if not self.queue.switch_channel(handoff.id, channel, now):
+            return
+        done = "we'll call you back" if channel == HandoffChannel.PHONE_CALLBACK else "we'll answer you by email"
+        self._say(say, handoff, f"Done: {done} as soon as someone is free. You can close this window.")
+        try:
+            resume(handoff.conversation_id)
+        except Exception as error:
+            logger.warning("Could not hand %s back to the bot: %s", handoff.conversation_id, error)
+
+    def _say(self, say: Callable[[str, str], None], handoff: Handoff, text: str) -> None:
+        try:
+            say(handoff.conversation_id, text)
+        except Exception as error:  # Rasa unavailable: the next round tries again
+            logger.warning("Could not tell the customer of %s: %s", handoff.id, error)
