@@ -341,15 +341,18 @@ class HandoffQueue:
         queues: Optional[Iterable[str]] = None,
         lease: timedelta = DEFAULT_LEASE,
         batch: int = 20,
+        capacity: Optional[int] = None,
     ) -> Optional[Handoff]:
-        """The first waiting handoff in queue order that this agent wins, or None."""
+        """The first waiting handoff in queue order that this agent wins, or None (AtCapacity when full)."""
         while True:
             candidates = self.list(WAITING, queues, limit=batch)
             if not candidates:
                 return None
             for candidate in candidates:
                 try:
-                    return self.claim(candidate.id, agent_id, now, lease, queues)
+                    return self.claim(candidate.id, agent_id, now, lease, queues, capacity)
+                except AtCapacity:
+                    raise
                 except ClaimConflict:
                     continue  # another agent was faster; try the next one
 

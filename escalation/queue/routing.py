@@ -200,10 +200,13 @@ class Router:
 
     def _callback_offer(self, handoff: Handoff, wait: Optional[int]) -> str:
         how = "we call you back" if self._paying(handoff) else "we answer you by email"
-        when = f"about {minutes_text(wait)}" if wait is not None else "longer than usual: nobody is free right now"
+        if wait is None:
+            why = "nobody from the team is free right now, so we may not reach you as soon as we promised"
+        else:
+            why = f"the wait is about {minutes_text(wait)}, longer than we promised you"
         return (
-            f"I'm sorry: the wait is {when}, longer than we promised you. If you'd rather {how}, say "
-            '"call me back" and you can leave; otherwise stay here and you keep your place in line.'
+            f"I'm sorry: {why}. If you'd rather {how}, say \"call me back\" and you can leave; "
+            "otherwise stay here and you keep your place in line."
         )
 
     def _take_callback(

@@ -211,7 +211,7 @@ def test_a_database_made_before_migrations_upgrades_without_loss(tmp_path):
         for statement in PRE_MIGRATION_SCHEMA:
             connection.exec_driver_sql(statement)
     database = migrated(engine)
-    assert current_revision(str(engine.url)) == "0003"
+    assert current_revision(str(engine.url)) == "0005"
     old = HandoffQueue(database).get("old")
     assert old.channel == "live_chat" and old.status == "waiting" and old.csat is None
     assert old.reason_codes == ["asked_for_person", "not_understood", "segment", "unknown"]
@@ -221,3 +221,76 @@ def test_a_database_made_before_migrations_upgrades_without_loss(tmp_path):
         assert "reviews" in sa.inspect(connection).get_table_names()  # what was missing was created
     assert enqueue(HandoffQueue(database), "c-new").channel == "live_chat"
     migrate(str(engine.url))  # again: nothing to do
+
+
+def test_push_routing_races_never_double_assign_nor_overfill(database):
+    """Issue 12's target: 20 agents and 1,000 handoffs on PostgreSQL (300 on SQLite, which runs one
+    writer at a time anyway); four routers (as in several service processes and action servers)
+    assign at once while every agent claims the next chat by hand and resolves chats: no handoff ever
+    has two agents, and no agent is ever over capacity."""
+    total = 1000 if database.engine.dialect.name == "postgresql" else 300
+    from escalation.core.rules import parse_rules, round_the_clock
+    from escalation.queue.agents import AgentDirectory, AgentRow
+    from escalation.queue.routing import Router
+    from escalation.rules_file import SHIPPED_RULES_FILE, read_rules_mapping
+
+    queue, directory = HandoffQueue(database), AgentDirectory(database)
+    capacity = {f"agent-{n:02d}": 1 + n % 4 for n in range(20)}  # 1 to 4 chats at once
+    with database.session() as session:
+        for name, most in capacity.items():
+            session.add(AgentRow(name=name, display_name=name, queues="general", capacity=most, active=True))
+    for name in capacity:
+        directory.set_presence(name, "online", T0)
+    for index in range(total):
+        enqueue(queue, f"race-{index:04d}", priority=1 + index % 4, sla=60 * (1 + index % 7))
+    router = Router(queue, directory, parse_rules(round_the_clock(read_rules_mapping(SHIPPED_RULES_FILE))), 10**9)
+    over_capacity, errors, resolved = [], [], []
+    done = threading.Event()
+
+    def routing():
+        try:
+            while not done.is_set():
+                if not router.assign_waiting(T0):
+                    done.wait(0.01)  # nothing to assign now: let the agents work
+        except Exception as error:
+            errors.append(repr(error))
+
+    def working(agent):
+        try:
+            while not done.is_set():
+                try:
+                    queue.claim_next(agent, T0, capacity=capacity[agent])  # by hand, racing the routers
+                except ClaimConflict:
+                    pass
+                mine = queue.list(ASSIGNED, agent_id=agent, queues=[], limit=10)
+                for handoff in mine[:1]:
+                    queue.resolve(handoff.id, agent, T0)
+                    resolved.append(handoff.id)
+        except Exception as error:
+            errors.append(repr(error))
+
+    def watching():
+        while not done.is_set():
+            for agent, count in queue.open_counts().items():
+                if count > capacity[agent]:
+                    over_capacity.append((agent, count))
+            if len(resolved) >= total:
+                done.set()
+            done.wait(0.005)
+
+    threads = [threading.Thread(target=routing) for _ in range(4)]
+    threads += [threading.Thread(target=working, args=(agent,)) for agent in capacity]
+    threads.append(threading.Thread(target=watching))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    done.set()
+    assert not errors, errors[:3]
+    assert not over_capacity, over_capacity[:5]
+    assert len(resolved) == total and len(set(resolved)) == total
+    for handoff in queue.list(RESOLVED, limit=2000):
+        taken = [entry for entry in handoff.routing_log if entry["event"] in ("assigned", "claimed")]
+        assert len(taken) == 1 and taken[0]["agent"] == handoff.agent_id, handoff.routing_log  # one agent, ever
+    pushed = sum(1 for h in queue.list(RESOLVED, limit=2000) if h.routing_log[0]["event"] == "assigned")
+    assert 0 < pushed < total  # both ways of taking a chat really raced

@@ -55,13 +55,13 @@ class TrackerTable:
                 },
             )
 
-    def customer_says(self, conversation_id: str, text: str, intent: str = "complain") -> None:
+    def customer_says(self, conversation_id: str, text: str, intent: str = "complain", at: float = 1.0) -> None:
         self.append(
             conversation_id,
             {
                 "event": "user",
                 "text": text,
-                "timestamp": 1.0,
+                "timestamp": at,
                 "parse_data": {"intent": {"name": intent, "confidence": 0.9}},
             },
         )
@@ -90,6 +90,25 @@ class RecordingRasa:
 
     def hand_back_asking_for_csat(self, conversation_id: str, handoff_id: str) -> None:
         self._call("hand_back_asking_for_csat", conversation_id, handoff_id)
+
+    def append_events(self, conversation_id: str, events: List[dict], deliver: bool = False) -> None:
+        self._call("append_events", conversation_id, events, deliver)
+        for event in events:
+            if event.get("event") == "bot":
+                self.tracker.append(conversation_id, {**event, "timestamp": 2.0})
+
+    def resume(self, conversation_id: str, slots: Optional[dict] = None) -> None:
+        self._call("resume", conversation_id)
+
+    def said_by_bot(self, conversation_id: str) -> List[str]:
+        """What the bot (not an agent) said into the conversation through append_events."""
+        return [
+            event["text"]
+            for call in self.calls_named("append_events")
+            if call[1] == conversation_id
+            for event in call[2]
+            if event.get("event") == "bot"
+        ]
 
     def loaded_model(self) -> str:
         self._call("loaded_model")

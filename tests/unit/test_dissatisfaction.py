@@ -230,7 +230,9 @@ def test_score_messages_can_use_the_detector_a_trained_model_carries(tmp_path):
     member.write_text(json.dumps(learned.as_mapping()))
     model = tmp_path / "model.tar.gz"
     with tarfile.open(model, "w:gz") as archive:
-        archive.add(member, "components/train_rasa_plugins.escalation.SentimentAnnotator2/dissatisfaction_detector.json")
+        archive.add(
+            member, "components/train_rasa_plugins.escalation.SentimentAnnotator2/dissatisfaction_detector.json"
+        )
     assert detector_in_model(model).bias == pytest.approx(learned.bias)
     out = io.StringIO()
     score_lines(["my order never came"], out, detector_in_model(model))

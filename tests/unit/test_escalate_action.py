@@ -84,7 +84,9 @@ def test_nobody_online_is_said_honestly_and_a_callback_is_booked(stores, monkeyp
     events, messages = run(VIP, "this is useless")
     assert not any(e["event"] == "pause" for e in events)
     assert stores.open_for("conv-1").channel == "phone_callback"
-    assert messages[0]["text"].startswith("Nobody from our team can take a chat right now. I've booked a phone callback")
+    assert messages[0]["text"].startswith(
+        "Nobody from our team can take a chat right now. I've booked a phone callback"
+    )
 
 
 def test_outside_hours_arranges_a_callback_and_the_bot_stays(stores, monkeypatch):
