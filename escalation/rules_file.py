@@ -5,7 +5,7 @@ escalation/core/rules.py."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import yaml
 
@@ -29,8 +29,11 @@ def load_rules(path: Path) -> Rules:
     return parse_rules(read_rules_mapping(path))
 
 
-def write_round_the_clock_copy(target: Path, source: Path = SHIPPED_RULES_FILE) -> Path:
+def write_round_the_clock_copy(target: Path, source: Path = SHIPPED_RULES_FILE, routing: Optional[str] = None) -> Path:
     """A copy of the rules with agents working 24/7, for tests and benchmarks whose results must not
-    depend on the hour they run at."""
-    target.write_text(yaml.safe_dump(round_the_clock(read_rules_mapping(source))))
+    depend on the hour they run at; with `routing` (push or pull), every queue routed that way."""
+    data = round_the_clock(read_rules_mapping(source))
+    if routing is not None:
+        data.setdefault("routing", {})["modes"] = {queue: routing for queue in data["queues"]}
+    target.write_text(yaml.safe_dump(data))
     return target

@@ -26,9 +26,11 @@ the newer python-engineio under Sanic 21.12, with the browser tests as the judge
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from urllib.parse import parse_qs
@@ -44,10 +46,12 @@ from sanic.request import Request
 from socketio import AsyncServer
 
 from common import conversation_ids
+from common.database import Database
 from common.names import CUSTOMER_TOKEN_KEY
 from common.screening import DEFAULT_MAX_CHARS, screen_text
 from common.settings import Settings, load_settings
 from common.tokens import MAX_TOKEN_LENGTH, verify
+from escalation.queue.handoffs import HandoffQueue
 from rasa_plugins import speedups
 
 logger = logging.getLogger(__name__)
@@ -206,6 +210,22 @@ class GuardedRestInput(RestInput):
         return blueprint
 
 
+@lru_cache(maxsize=1)
+def _handoffs() -> HandoffQueue:
+    return HandoffQueue(Database.from_url(_settings().customer_db_url))
+
+
+async def _chat_window(session_id: str, closed: bool) -> None:
+    """Tells the queue that the customer's chat window closed (or is back): a customer waiting for a
+    person who stays away past the grace period has left (escalation/queue/routing.py); a reload
+    reconnects within it. A conversation with no open handoff is not touched."""
+    when = datetime.now(timezone.utc) if closed else None
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, _handoffs().customer_left, session_id, when)
+    except Exception as error:  # the chat itself must not suffer from this
+        logger.warning("Could not record the chat window of %s: %s", session_id, error)
+
+
 def _query_token(environ: Dict) -> Optional[str]:
     values = parse_qs(environ.get("QUERY_STRING", "")).get(CUSTOMER_TOKEN_KEY)
     return values[0] if values else None
@@ -252,7 +272,9 @@ class GuardedSocketIOInput(SocketIOInput):
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text) -> None:
-            connections.pop(sid, None)
+            session = (connections.pop(sid, None) or {}).get("session")
+            if session and not any(c["session"] == session for c in connections.values()):
+                await _chat_window(session, closed=True)  # no other tab of this chat is open here
 
         # Event handlers take whatever a client sends: no argument, several, or any JSON value.
         @sio.on("session_request", namespace=self.namespace)
@@ -274,6 +296,8 @@ class GuardedSocketIOInput(SocketIOInput):
             connection["session"] = session_id
             sio.enter_room(sid, session_id, namespace=self.namespace)  # python-socketio < 5.10: sync
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            if session_id == requested:
+                await _chat_window(session_id, closed=False)  # back (a reload): still waiting in line
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any = None, *_: Any) -> None:

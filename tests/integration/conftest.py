@@ -11,7 +11,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 import requests
@@ -27,19 +27,21 @@ from escalation.rules_file import write_round_the_clock_copy
 from tools import launcher
 from tools.seed import seed_customers
 
-TRAINERS_MODULE = "test_trainers.py"  # its own system and two real releases: the longest part
+# Modules with systems of their own (the trainers' releases; push routing) share one test worker.
+OWN_SYSTEM_MODULES = ("test_trainers.py", "test_routing.py")
 
 
 def pytest_collection_modifyitems(items):
     """Everything under tests/integration is marked `integration`; `pytest -m "not integration"` runs the
     fast layer. With two workers (`make test`: pytest -n 2 --dist loadgroup) the trainers' tests run on
-    one and everything that uses the shared running system on the other, each system started once."""
+    one (with push routing's system) and everything that uses the shared running system on the other,
+    each system started once."""
     here = Path(__file__).resolve().parent
     for item in items:
         path = Path(str(item.fspath)).resolve()
         if here in path.parents:
             item.add_marker(pytest.mark.integration)
-            item.add_marker(pytest.mark.xdist_group("trainers" if path.name == TRAINERS_MODULE else "system"))
+            item.add_marker(pytest.mark.xdist_group("own" if path.name in OWN_SYSTEM_MODULES else "system"))
 
 
 class RunningBot(launcher.System):
@@ -121,18 +123,27 @@ def trained_model() -> Path:
 
 
 @contextmanager
-def running_system(model: Path, tmp: Path, **overrides):
-    """The whole system on throwaway databases and free ports, stopped on exit."""
-    # The shipped rules with agents working around the clock, so results do not depend on the hour.
+def running_system(
+    model: Path, tmp: Path, routing: str = "pull", on_shift: Tuple[str, ...] = ("alice", "bob"), **overrides
+):
+    """The whole system on throwaway databases and free ports, stopped on exit.
+
+    The shared system routes by pull with alice and bob online all day (their presence lasts the whole
+    session instead of a heartbeat's minute): its tests hand conversations over and claim them by
+    hand, as in a pull deployment. Push routing has its own system (test_routing.py)."""
     # Every test signs in from 127.0.0.1: the per-address limit on failed sign-ins would let one test's
     # wrong passwords lock out the next (the limit itself is tested in-process, tests/unit/web).
     overrides.setdefault("SIGN_IN_FAILURES_PER_ADDRESS", "100000")
+    if on_shift:
+        overrides.setdefault("AGENT_PRESENCE_TIMEOUT_SECONDS", str(24 * 3600))
     settings = throwaway_settings(
-        tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml"), **overrides
+        tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml", routing=routing), **overrides
     )
     migrate(settings.customer_db_url)
     seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
     with launcher.running_system(settings, model, tmp / "logs", kind=RunningBot) as running:
+        for agent in on_shift:
+            running.api("POST", "/api/presence", agent=agent, json={"status": "online"}).raise_for_status()
         yield running
 
 

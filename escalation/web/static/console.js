@@ -4,6 +4,7 @@
 
 const QUEUE_REFRESH_MS = 1500;
 const LONG_POLL_SECONDS = 20;
+const HEARTBEAT_MS = 20000;  // the service counts an agent offline a minute after the last one
 
 const state = {
   waiting: [],
@@ -11,20 +12,72 @@ const state = {
   openId: null,  // the handoff shown on the right
   cursor: 0,  // newest message id shown
   pollGeneration: 0,  // a new conversation view stops the previous long-poll loop
+  known: null,  // ids of my conversations at the last refresh (null: not loaded yet)
 };
 
 session.onSignOut = () => {
   state.openId = null;
   state.pollGeneration += 1;
+  state.known = null;
 };
 
-async function enterWorkspace() {
+async function enterWorkspace(me) {
   const {queues} = await api("GET", "/api/queues");
   const select = $("transfer-queue");
   select.replaceChildren(...queues.map((name) => el("option", {text: name, attrs: {value: name}})));
+  $("presence").value = me.presence === "offline" ? "online" : me.presence;  // opening the console: online
+  await sendPresence();
   await refreshQueue();
   const resumed = sessionStorage.getItem("open_handoff");
   if (resumed && state.mine.some((h) => h.id === resumed)) openConversation(resumed);
+}
+
+// --- presence and notifications ------------------------------------------------------------------
+// The console repeats its status as a heartbeat: a closed console stops it, and routing stops giving
+// this agent chats within a minute.
+async function sendPresence() {
+  if (!session.token) return;
+  try {
+    const now = await api("POST", "/api/presence", {status: $("presence").value});
+    $("load").textContent = `${now.open_conversations} of ${now.capacity} chats`;
+  } catch (error) {
+    if (error.status !== 401) setStatus(`Could not update your status: ${error.message}`, true);
+  }
+}
+
+$("presence").addEventListener("change", async () => {
+  if ($("presence").value === "online" && "Notification" in window && Notification.permission === "default") {
+    Notification.requestPermission();  // a user's gesture: browsers allow asking now
+  }
+  await sendPresence();
+  await refreshQueue();
+});
+setInterval(sendPresence, HEARTBEAT_MS);
+
+function beep() {
+  try {
+    const audio = new (window.AudioContext || window.webkitAudioContext)();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.value = 0.08;
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.25);
+  } catch (_) { /* no audio: the visible notice still shows */ }
+}
+
+// A visible notice (always), a sound and a desktop notification (where the browser allows).
+function notify(text) {
+  const notice = $("notice");
+  notice.textContent = text;
+  notice.hidden = false;
+  clearTimeout(notify.timer);
+  notify.timer = setTimeout(() => { notice.hidden = true; }, 8000);
+  beep();
+  if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+    new Notification("Larkspur console", {body: text});
+  }
 }
 
 // --- the queue ----------------------------------------------------------------------------------
@@ -112,7 +165,13 @@ async function refreshQueue() {
       api("GET", "/api/handoffs?status=waiting"), api("GET", "/api/handoffs?status=assigned")]);
     state.waiting = waiting;
     state.mine = assigned.filter((h) => h.agent_id === session.person.name);
+    const arrived = state.known ? state.mine.filter((h) => !state.known.has(h.id)) : [];
+    state.known = new Set(state.mine.map((h) => h.id));
     renderQueue();
+    for (const handoff of arrived) {
+      notify(`New conversation for you: ${handoff.customer_id || "an anonymous visitor"} (${handoff.tier}, ${handoff.queue}).`);
+    }
+    if (arrived.length && !state.openId) openConversation(arrived[0].id);  // nothing open: show it at once
     $("refreshed").textContent = `Queue updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
     if (error.status !== 401) setStatus(`Could not refresh the queue: ${error.message}`, true);
@@ -303,7 +362,8 @@ async function closeConversation(action, body) {
   $("conversation").hidden = true;
   $("empty").hidden = false;
   setStatus(action === "resolve" ? "Resolved: the bot has the conversation again and asked for a rating."
-    : `Transferred to ${body.queue}.`);
+    : action === "decline" ? "Declined: it goes to someone else." : `Transferred to ${body.queue}.`);
+  $("handoff-reason").value = "";
   await refreshQueue();
 }
 
@@ -312,7 +372,17 @@ $("resolve").addEventListener("click", () => {
     closeConversation("resolve");
   }
 });
-$("transfer").addEventListener("click", () => closeConversation("transfer", {queue: $("transfer-queue").value}));
+$("transfer").addEventListener("click", () => closeConversation("transfer", {
+  queue: $("transfer-queue").value, reason: $("handoff-reason").value.trim() || undefined}));
+$("decline").addEventListener("click", () => {
+  const reason = $("handoff-reason").value.trim();
+  if (!reason) {
+    setStatus("Say why you decline it (in the reason box), so the next agent knows.", true);
+    $("handoff-reason").focus();
+    return;
+  }
+  closeConversation("decline", {reason});
+});
 
 // The SLA countdowns tick every second between refreshes.
 setInterval(() => {
