@@ -215,6 +215,10 @@ def turns_from_events(events: Sequence[Dict[str, Any]]) -> List[Turn]:
             continue
         parse = event.get("parse_data") or {}
         intent = (parse.get("intent") or {}).get("name")
+        # An FAQ question counts by its topic ("faq/payment_declined"): the rules can name topics (a
+        # buying-stage customer whose payment keeps failing is a sale about to be lost, not an FAQ).
+        selected = ((parse.get("response_selector") or {}).get(intent or "") or {}).get("response") or {}
+        intent = selected.get("intent_response_key") or intent
         compound = (parse.get("sentiment") or {}).get("compound")
         if compound is None:
             compound = score_message(event["text"]).compound

@@ -100,3 +100,21 @@ def test_vip_who_came_later_is_ahead_of_an_earlier_standard_customer(bot):
     listed = bot.api("GET", "/api/handoffs?status=waiting").json()
     order = [h["conversation_id"] for h in listed]
     assert order.index(vip) < order.index(standard)  # VIP SLA 2 min beats standard's 1 h
+
+
+CHECKOUT = "my card keeps getting declined when I try to pay for my order"
+
+
+def test_a_buyer_blocked_at_checkout_reaches_sales_while_others_get_the_faq_answer(bot):
+    # Tried as a new user would: the payment fails at checkout. For a buying-stage customer it is a sale
+    # about to be lost (rules.yml: journey.buying.intents names faq/payment_declined); for an existing
+    # customer it is an FAQ.
+    _, replies, tracker = converse(bot, "demo-buyer", CHECKOUT)
+    decision = tracker["slots"].get("escalation")
+    assert decision and decision["action"] == "handover" and decision["queue"] == "sales", decision
+    assert "buying_question" in [reason["code"] for reason in decision["reasons"]]
+    assert "passing you to our sales team" in replies[-1]["text"]
+    _, replies, tracker = converse(bot, "demo-standard", CHECKOUT)
+    assert not tracker["paused"] and tracker["slots"].get("escalation") is None
+    user = [e for e in tracker["events"] if e["event"] == "user"][-1]
+    assert user["parse_data"]["response_selector"]["faq"]["response"]["intent_response_key"] == "faq/payment_declined"

@@ -50,6 +50,7 @@ VERY = Signals("complain", "this is unacceptable, useless", -0.8, 0.8, 0, 4)
 PERSON = Signals("request_human", "talk to a person", 0.0, 0.3, 0, 2)
 CANCEL = Signals("cancel_subscription", "cancel my membership", -0.1, 0.1, 0, 1)
 BUY = Signals("purchase_inquiry", "how much is premium", 0.2, 0.0, 0, 1)
+DECLINED = Signals("faq/payment_declined", "my card keeps getting declined at checkout", 0.0, 0.0, 0, 1)
 COMPETITOR = Signals("faq", "wayfair delivers faster than you", 0.0, 0.0, 0, 1)
 CONFUSED = Signals("nlu_fallback", "asdf qwer", 0.0, 0.3, 2, 3)
 
@@ -89,6 +90,8 @@ CONFUSED = Signals("nlu_fallback", "asdf qwer", 0.0, 0.3, 2, 3)
         ("VIP keeps the concierge even when cancelling", VIP, CANCEL, HANDOVER, "concierge"),
         ("buying-stage question goes to sales", BUYER, BUY, HANDOVER, "sales"),
         ("active customer asking prices stays with the bot", STANDARD, BUY, STAY, None),
+        ("buyer whose payment keeps failing goes to sales", BUYER, DECLINED, HANDOVER, "sales"),
+        ("existing customer whose payment fails gets the FAQ", STANDARD, DECLINED, STAY, None),
         ("VIP after a fallback", VIP, CONFUSED, HANDOVER, "concierge"),
         ("standard after two fallbacks stays", STANDARD, CONFUSED, STAY, None),
         (

@@ -99,3 +99,15 @@ def test_turns_start_after_the_latest_fresh_start():
     ]
     assert [t.text for t in turns_from_events(events)] == ["how much is shipping"]
     assert [t.text for t in turns_from_events(events[:4])] == ["this is useless"]
+
+
+def test_an_faq_question_counts_by_its_topic():
+    from escalation.core.sentiment import turns_from_events
+
+    parse = {
+        "intent": {"name": "faq"},
+        "response_selector": {"faq": {"response": {"intent_response_key": "faq/payment_declined"}}},
+        "sentiment": {"compound": 0.0},
+    }
+    events = [{"event": "user", "text": "card declined", "parse_data": parse}, {"event": "user", "text": "hi"}]
+    assert [t.intent for t in turns_from_events(events)] == ["faq/payment_declined", None]
