@@ -106,11 +106,17 @@ def main() -> Dict[str, List[float]]:
     model = train()
     with tempfile.TemporaryDirectory() as work:
         tmp = Path(work)
-        settings = throwaway_settings(tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules.yml"))
+        # Pull routing with alice on shift: the benchmark claims the conversation it times.
+        settings = throwaway_settings(
+            tmp,
+            ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules.yml", routing="pull"),
+            **launcher.ALL_DAY_PRESENCE,
+        )
         migrate(settings.customer_db_url)
         seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
         print("==> Starting the system", flush=True)
         with launcher.running_system(settings, model, tmp / "logs") as system:
+            system.put_on_shift(["alice", "bob"])
             print(f"==> Timing {MESSAGES} messages each way", flush=True)
             samples = measure(system)
     chart(samples, REPORTS_DIR / "relay_latency.png")

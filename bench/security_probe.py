@@ -2221,9 +2221,10 @@ def main() -> List[Result]:
         tmp = Path(work)
         settings = throwaway_settings(
             tmp,
-            ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules.yml"),
+            ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules.yml", routing="pull"),  # claims race
             DEMO_ACCOUNTS="true",
             DEMO_PAGE_ENABLED="true",
+            **launcher.ALL_DAY_PRESENCE,
         )
         migrate(settings.customer_db_url)
         seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
@@ -2233,6 +2234,7 @@ def main() -> List[Result]:
         sys.stderr = watch  # type: ignore[assignment]
         try:
             with launcher.running_system(settings, model, tmp / "logs") as system:
+                system.put_on_shift(["alice", "bob"])
                 services = lambda: [system.rasa.log_path, system.actions.log_path, system.escalation.log_path]  # noqa: E731
                 probes = Probes(services)
                 run_probes(Bench(system, tmp, probes), probes)

@@ -15,13 +15,14 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Deque, Iterator, List, Optional
+from typing import IO, Callable, Deque, Iterator, List, Optional, Sequence
 
 import requests
 
 from common.database import migrate
 from common.rasa_commands import BIN, BOT_DIR, RASA, process_env, train
 from common.settings import PROJECT_ROOT, VAR_DIR, Settings, load_settings
+from escalation.queue.agents import agent_token
 
 
 @dataclass
@@ -264,6 +265,10 @@ def supervised(supervisor: Supervisor, interval: float = 0.5) -> Iterator[None]:
         thread.join()
 
 
+# Settings for tests and benchmarks whose agents stay online for the whole run (put_on_shift).
+ALL_DAY_PRESENCE = {"AGENT_PRESENCE_TIMEOUT_SECONDS": str(24 * 3600)}
+
+
 @dataclass
 class System:
     """The three processes of one running copy of the system, restarted when one crashes."""
@@ -288,6 +293,18 @@ class System:
     @property
     def escalation_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.escalation_port}"
+
+    def put_on_shift(self, agents: Sequence[str]) -> None:
+        """Puts agents online, as their consoles would; for tests and benchmarks that run with
+        ALL_DAY_PRESENCE, so that one call lasts the whole run instead of a heartbeat's minute."""
+        for agent in agents:
+            token = agent_token(agent, self.settings.agent_token_secret)
+            requests.post(
+                f"{self.escalation_url}/api/presence",
+                json={"status": "online"},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            ).raise_for_status()
 
     def wait_until_up(self) -> None:
         """Until every process answers and Rasa has loaded its model (after a start or a restart)."""
@@ -392,9 +409,10 @@ def banner(settings: Settings) -> str:
       {accounts}
   Trainers' page:                {site}/trainer   {trainer}
 
-Try it: on the website choose demo-vip, ask "how long does delivery take?", then complain
-("I'm still waiting for my refund, this is the third time I ask!"). The conversation appears at the
-top of the console's queue; claim it, write to the customer, resolve, and the bot asks for a rating.
+Try it: open the console as alice first (online: chats come to her; with nobody online, customers are
+honestly offered a callback). On the website choose demo-vip, ask "how long does delivery take?",
+then complain ("I'm still waiting for my refund, this is the third time I ask!"). The conversation
+opens in alice's console by itself; write to the customer, resolve, and the bot asks for a rating.
 
 A process that crashes is restarted (at most {Supervisor.MAX_CRASHES} times in {window} minutes).
 Press Ctrl-C to stop everything.

@@ -135,15 +135,14 @@ def running_system(
     # wrong passwords lock out the next (the limit itself is tested in-process, tests/unit/web).
     overrides.setdefault("SIGN_IN_FAILURES_PER_ADDRESS", "100000")
     if on_shift:
-        overrides.setdefault("AGENT_PRESENCE_TIMEOUT_SECONDS", str(24 * 3600))
+        overrides = {**launcher.ALL_DAY_PRESENCE, **overrides}
     settings = throwaway_settings(
         tmp, ESCALATION_RULES_FILE=write_round_the_clock_copy(tmp / "rules_24x7.yml", routing=routing), **overrides
     )
     migrate(settings.customer_db_url)
     seed_customers(CustomerRepository.from_url(settings.customer_db_url), settings.seed_customer_count)
     with launcher.running_system(settings, model, tmp / "logs", kind=RunningBot) as running:
-        for agent in on_shift:
-            running.api("POST", "/api/presence", agent=agent, json={"status": "online"}).raise_for_status()
+        running.put_on_shift(on_shift)
         yield running
 
 
