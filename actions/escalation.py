@@ -80,7 +80,7 @@ class ActionEscalate(Action):
     @staticmethod
     def _routed(router: Router, handoff: Handoff, queue: str, now: datetime) -> str:
         """Routes the new chat; what the customer is told: who joined, or their place in line."""
-        for assigned, agent in router.assign_waiting(now):
+        for assigned, agent in router.assign_waiting(now, only=handoff.id):
             if assigned.id == handoff.id:
                 name = router.agents.account(agent.name).display_name.split()[0]
                 return f"{name} from our {queue} team has joined and will answer you here."

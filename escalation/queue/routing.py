@@ -101,8 +101,11 @@ class Router:
 
     # --- assignment ------------------------------------------------------------------------------
 
-    def assign_waiting(self, now: datetime) -> List[Tuple[Handoff, AgentLoad]]:
-        """Gives waiting chats of push queues to eligible agents; returns what was assigned to whom."""
+    def assign_waiting(self, now: datetime, only: Optional[str] = None) -> List[Tuple[Handoff, AgentLoad]]:
+        """Gives waiting chats of push queues to eligible agents; returns what was assigned to whom.
+        With `only` (a handoff id), the plan is made for the whole line, so nobody is jumped, but only
+        that handoff is assigned: its caller tells that one customer who joined, and the upkeep timer
+        greets the others it assigns."""
         waiting = self.queue.waiting_chats()
         if not waiting:
             return []
@@ -113,6 +116,8 @@ class Router:
         )
         done = []
         for handoff_id, name in plan:
+            if only is not None and handoff_id != only:
+                continue
             agent = by_name[name]
             try:
                 handoff = self.queue.assign(handoff_id, name, now, queues=agent.queues, capacity=agent.capacity)

@@ -27,6 +27,7 @@ from sanic.response import HTTPResponse, empty
 from sanic.response import json as json_response
 
 from common.tokens import Identity, verify
+from escalation.core.routing import OFFLINE
 from escalation.queue.agents import AGENT, AGENT_TOKEN_ISSUER, Agent, SignInLimits, agent_from_token, agent_token
 from escalation.web.app import ApiError, Services, blocking, json_body
 
@@ -140,6 +141,9 @@ def accounts_blueprint() -> Blueprint:
         identity: Identity = verify(_bearer_token(request), services.settings.agent_token_secret, AGENT_TOKEN_ISSUER)
         person: Agent = request.ctx.agent
         await blocking(services.agents.revoke_token, person.name, identity.token_id, identity.expires_at, time.time())
+        await blocking(
+            services.agents.set_presence, person.name, OFFLINE, services.clock()
+        )  # no chats to a signed-out agent
         return empty()
 
     return Blueprint.group(public, me)

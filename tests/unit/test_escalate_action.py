@@ -100,3 +100,15 @@ def test_outside_hours_arranges_a_callback_and_the_bot_stays(stores, monkeypatch
     assert slot["action"] == "offer_options" and slot["handoff_id"] == handoff.id
     assert [r["code"] for r in slot["reasons"]] == [r["code"] for r in handoff.reasons]
     assert {ReasonCode.ASKED_FOR_PERSON.value, ReasonCode.OUTSIDE_BUSINESS_HOURS.value} <= set(handoff.reason_codes)
+
+
+def test_routing_from_the_action_assigns_only_its_own_chat(stores, monkeypatch):
+    # Another chat waits (nobody was online when it came); the action must not hand it out unannounced:
+    # the service's timer assigns it and greets its customer.
+    monkeypatch.setattr(action_stores, "rules", lambda: rules_with_hours(["00:00", "24:00"]))
+    now = datetime.now(timezone.utc)
+    earlier = stores.enqueue("earlier", "demo-standard", "standard", {}, "general", 3, [], 3600, now)
+    stores.agents.set_presence("alice", "online", now)
+    events, messages = run(VIP, "this is useless")
+    assert stores.open_for("conv-1").agent_id == "alice"
+    assert stores.get(earlier.id).status == "waiting"

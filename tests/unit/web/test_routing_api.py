@@ -40,6 +40,9 @@ def test_presence_is_set_shown_and_lapses_without_a_heartbeat(service):
     for bad in ({"status": "busy"}, {}, {"status": None}):
         assert presence(service, "alice", bad.get("status")).status == 400
     assert service.api("POST", "/api/presence", person="tara", json={"status": "online"}).status == 403
+    presence(service, "bob", "online")
+    assert service.api("POST", "/api/sign-out", person="bob").status == 204
+    assert service.services.agents.presence("bob", service.clock(), 60) == "offline"  # signed out: no chats
 
 
 def test_a_vip_goes_to_the_online_concierge_agent_and_bob_never_gets_concierge(service):
