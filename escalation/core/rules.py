@@ -36,10 +36,33 @@ class Thresholds:
 class SegmentRule:
     queue: str
     priority: int
-    sla_minutes: float
+    sla_minutes: float  # first response: queued to the first agent message
     channel: str
     self_service_first: bool
     handover: Thresholds
+    next_response_minutes: Optional[float] = None  # a customer message to the agent's answer
+    resolution_minutes: Optional[float] = None  # queued to resolved
+    sla_business_hours: bool = False  # the SLA clocks count business hours only
+
+
+@dataclass(frozen=True)
+class CannedResponse:
+    title: str
+    text: str  # may contain {first_name}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The agents' tools (escalation/rules.yml `workspace:`): per queue, with `all` for every queue."""
+
+    resolution_codes: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+    canned_responses: Mapping[str, Tuple[CannedResponse, ...]] = field(default_factory=dict)
+
+    def codes_for(self, queue: str) -> Tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.resolution_codes.get(queue, ()), *self.resolution_codes.get("all", ()))))
+
+    def canned_for(self, queue: str) -> Tuple[CannedResponse, ...]:
+        return (*self.canned_responses.get(queue, ()), *self.canned_responses.get("all", ()))
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,7 @@ class Rules:
     churn_intents: Tuple[str, ...]
     competitors: Tuple[str, ...]
     routing: Routing = field(default_factory=lambda: Routing({}))
+    workspace: Workspace = field(default_factory=Workspace)
 
 
 # --- Loading and validating the rules ------------------------------------------------------------
@@ -116,6 +140,50 @@ def _clock(errors: List[str], where: str, value: Any) -> time:
     except (ValueError, TypeError):
         errors.append(f'{where} must look like "08:30", got {value!r}')
         return time(0, 0)
+
+
+def _optional_minutes(errors: List[str], where: str, rule: Mapping[str, Any]) -> Optional[float]:
+    key = where.rsplit(".", 1)[1]
+    if rule.get(key) is None:
+        return None
+    return float(_number(errors, where, rule.get(key), float, 0.1, 60 * 24 * 60))
+
+
+def _workspace(errors: List[str], data: Mapping[str, Any], queues: Sequence[str]) -> Workspace:
+    section = data.get("workspace") or {}
+    if not isinstance(section, Mapping):
+        errors.append("workspace must be a mapping (see escalation/rules.yml)")
+        return Workspace()
+    known = (*queues, "all")
+    codes: Dict[str, Tuple[str, ...]] = {}
+    for queue, listed in (section.get("resolution_codes") or {}).items():
+        if queue not in known:
+            errors.append(f"workspace.resolution_codes.{queue} is not a queue (or all); the queues are {list(queues)}")
+        if not isinstance(listed, list) or not all(isinstance(c, str) and c for c in listed):
+            errors.append(f"workspace.resolution_codes.{queue} must be a list of codes")
+            continue
+        codes[str(queue)] = tuple(listed)
+    canned: Dict[str, Tuple[CannedResponse, ...]] = {}
+    for queue, listed in (section.get("canned_responses") or {}).items():
+        where = f"workspace.canned_responses.{queue}"
+        if queue not in known:
+            errors.append(f"{where} is not a queue (or all); the queues are {list(queues)}")
+        if not isinstance(listed, list):
+            errors.append(f"{where} must be a list of {{title, text}}")
+            continue
+        found = []
+        for index, item in enumerate(listed):
+            if not isinstance(item, Mapping) or not item.get("title") or not item.get("text"):
+                errors.append(f"{where}[{index}] needs a title and a text")
+                continue
+            try:
+                str(item["text"]).format(first_name="x")
+            except (KeyError, IndexError, ValueError):
+                errors.append(f"{where}[{index}].text may use only {{first_name}}")
+                continue
+            found.append(CannedResponse(str(item["title"]), str(item["text"])))
+        canned[str(queue)] = tuple(found)
+    return Workspace(codes, canned)
 
 
 def parse_rules(data: Mapping[str, Any]) -> Rules:
@@ -169,6 +237,9 @@ def parse_rules(data: Mapping[str, Any]) -> Rules:
                 _number(errors, f"{where}.handover.fallbacks_at_least", handover.get("fallbacks_at_least"), int, 1, 99),
                 _number(errors, f"{where}.handover.turns_at_least", handover.get("turns_at_least"), int, 1, 999),
             ),
+            next_response_minutes=_optional_minutes(errors, f"{where}.next_response_minutes", rule),
+            resolution_minutes=_optional_minutes(errors, f"{where}.resolution_minutes", rule),
+            sla_business_hours=bool(rule.get("sla_business_hours", False)),
         )
     upset = _section(errors, data, "clearly_upset")
     satisfaction = _section(errors, data, "satisfaction")
@@ -276,6 +347,7 @@ def parse_rules(data: Mapping[str, Any]) -> Rules:
         churn_intents=tuple(churn.get("intents") or ()),
         competitors=tuple(str(c).lower() for c in churn.get("competitors") or ()),
         routing=routing,
+        workspace=_workspace(errors, data, queues),
     )
     if errors:
         raise RulesError("Invalid escalation rules:\n  - " + "\n  - ".join(errors))
