@@ -3,9 +3,9 @@ table-driven: calendar and business hours, weekends, a clock change, a customer 
 messages before the agent answers, at risk at 80%."""
 
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
+from zoneinfo import ZoneInfo
 
 from escalation.core.hours import add_business_seconds, business_seconds
 from escalation.core.sla import (
