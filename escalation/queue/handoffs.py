@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, and_, func, or_, select, update
+from sqlalchemy import Column, DateTime, Integer, String, Text, UniqueConstraint, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -75,6 +75,44 @@ class HandoffRow(Base):
     still_there_asked_at = Column(DateTime(timezone=True), nullable=True)
     customer_left_at = Column(DateTime(timezone=True), nullable=True)  # their chat window closed
     abandoned_at = Column(DateTime(timezone=True), nullable=True)
+    resolution_code = Column(String(64), nullable=True)  # the agent's wrap-up (rules: workspace.resolution_codes)
+    summary = Column(Text, nullable=True)
+
+
+class NoteRow(Base):
+    """A private note on a handoff: agents only, never sent to the customer."""
+
+    __tablename__ = "handoff_notes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    handoff_id = Column(String(36), nullable=False, index=True)
+    agent_id = Column(String(64), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class SlaEventRow(Base):
+    """An SLA clock of a handoff turning at risk or breached, or ending met: once per clock and state."""
+
+    __tablename__ = "sla_events"
+    __table_args__ = (UniqueConstraint("handoff_id", "clock", "state", name="uq_sla_events_once"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    handoff_id = Column(String(36), nullable=False, index=True)
+    clock = Column(String(32), nullable=False)
+    state = Column(String(16), nullable=False)
+    tier = Column(String(16), nullable=False)
+    queue = Column(String(32), nullable=False)
+    at = Column(DateTime(timezone=True), nullable=False)
+
+
+@dataclass(frozen=True)
+class Note:
+    id: int
+    handoff_id: str
+    agent_id: str
+    text: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -106,6 +144,8 @@ class Handoff:
     still_there_asked_at: Optional[datetime] = None
     customer_left_at: Optional[datetime] = None
     abandoned_at: Optional[datetime] = None
+    resolution_code: Optional[str] = None
+    summary: Optional[str] = None
 
     @property
     def reason_codes(self) -> List[str]:
@@ -160,6 +200,8 @@ def _to_handoff(row: HandoffRow) -> Handoff:
         _utc(row.still_there_asked_at),
         _utc(row.customer_left_at),
         _utc(row.abandoned_at),
+        row.resolution_code,
+        row.summary,
     )
 
 
@@ -378,9 +420,25 @@ class HandoffQueue:
     def heartbeat(self, handoff_id: str, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Handoff:
         return self._owned_update(handoff_id, agent_id, {"lease_expires_at": now + lease})
 
-    def resolve(self, handoff_id: str, agent_id: str, now: datetime) -> Handoff:
+    def resolve(
+        self,
+        handoff_id: str,
+        agent_id: str,
+        now: datetime,
+        resolution_code: Optional[str] = None,
+        summary: Optional[str] = None,
+    ) -> Handoff:
         return self._owned_update(
-            handoff_id, agent_id, {"status": RESOLVED, "resolved_at": now, "open_key": None, "lease_expires_at": None}
+            handoff_id,
+            agent_id,
+            {
+                "status": RESOLVED,
+                "resolved_at": now,
+                "open_key": None,
+                "lease_expires_at": None,
+                "resolution_code": resolution_code,
+                "summary": summary,
+            },
         )
 
     def reopen(self, handoff_id: str, agent_id: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Handoff:
@@ -585,3 +643,63 @@ class HandoffQueue:
                 .execution_options(synchronize_session=False)
             )
             return result.rowcount
+
+    # --- the agent's workspace ---------------------------------------------------------------------
+
+    def add_note(self, handoff_id: str, agent_id: str, text: str, now: datetime) -> Note:
+        self.get(handoff_id)  # NotFound for an unknown id
+        with self._database.session() as session:
+            row = NoteRow(handoff_id=handoff_id, agent_id=agent_id, text=text, created_at=now)
+            session.add(row)
+            session.flush()
+            return Note(row.id, handoff_id, agent_id, text, now)
+
+    def notes(self, handoff_ids: Sequence[str]) -> List[Note]:
+        """The private notes on these handoffs, oldest first."""
+        if not handoff_ids:
+            return []
+        with self._database.session() as session:
+            rows = session.execute(
+                select(NoteRow).where(NoteRow.handoff_id.in_(list(handoff_ids))).order_by(NoteRow.id)
+            ).scalars()
+            return [Note(r.id, r.handoff_id, r.agent_id, r.text, _utc(r.created_at)) for r in rows]
+
+    def of_customer(self, customer_id: str, limit: int = 20) -> List[Handoff]:
+        """A customer's handoffs, newest first (their history for the next agent)."""
+        with self._database.session() as session:
+            rows = session.execute(
+                select(HandoffRow)
+                .where(HandoffRow.customer_id == customer_id)
+                .order_by(HandoffRow.created_at.desc())
+                .limit(limit)
+            ).scalars()
+            return [_to_handoff(r) for r in rows]
+
+    def record_sla_event(self, handoff: Handoff, clock: str, state: str, at: datetime) -> bool:
+        """Records that a clock reached `state` (at_risk, breached, met): once; False if it was already."""
+        try:
+            with self._database.session() as session:
+                session.add(
+                    SlaEventRow(
+                        handoff_id=handoff.id, clock=clock, state=state, tier=handoff.tier, queue=handoff.queue, at=at
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    def sla_events(self, handoff_id: str) -> List[Tuple[str, str, datetime]]:
+        with self._database.session() as session:
+            rows = session.execute(
+                select(SlaEventRow.clock, SlaEventRow.state, SlaEventRow.at)
+                .where(SlaEventRow.handoff_id == handoff_id)
+                .order_by(SlaEventRow.id)
+            ).all()
+        return [(clock, state, _utc(at)) for clock, state, at in rows]
+
+    def open_handoffs(self, limit: int = 5000) -> List[Handoff]:
+        with self._database.session() as session:
+            rows = session.execute(
+                select(HandoffRow).where(HandoffRow.status.in_((WAITING, ASSIGNED))).order_by(*QUEUE_ORDER).limit(limit)
+            ).scalars()
+            return [_to_handoff(r) for r in rows]

@@ -34,6 +34,7 @@ from common.rasa_api import RasaUnavailable, RatingNotAsked
 from common.screening import screen_text
 from escalation.core.routing import OFFLINE, ONLINE, PRESENCES
 from escalation.core.sentiment import score_message
+from escalation.core.sla import closest_to_breach
 from escalation.queue.agents import AGENT, Agent
 from escalation.queue.handoffs import Handoff
 from escalation.web.accounts import guard
@@ -48,6 +49,7 @@ from escalation.web.app import (
     plain,
     route_soon,
 )
+from escalation.web.workspace import add_note, canned_responses, clocks_of, history, record_final_clocks
 
 logger = logging.getLogger(__name__)
 LONG_POLL_INTERVAL_SECONDS = 0.15
@@ -69,6 +71,7 @@ LIST_FIELDS = (
     "created_at",
     "segment",
     "declined_by",
+    "resolution_code",
 )
 
 
@@ -126,6 +129,10 @@ def handoff_detail(services: Services, handoff_id: str, agent: Agent) -> dict:
         "latest_sentiment": sentiment_of(customer_messages[-1]) if customer_messages else None,
         "transcript": [m.as_json() for m in messages],
         "cursor": messages[-1].id if messages else 0,
+        "sla": [clock.as_json() for clock in clocks_of(services, handoff, messages)],
+        "notes": [plain(note) for note in services.queue.notes([handoff.id])],
+        "history": history(services, handoff),
+        "resolution_codes": list(services.rules.workspace.codes_for(handoff.queue)),
     }
 
 
@@ -146,6 +153,23 @@ def next_in_line(services: Services, handoff: Handoff, agent: Agent) -> None:
             f"Chats in the {handoff.queue} queue are assigned in order: the next one for you is {first.id} "
             "(or go online and they come to you).",
         )
+
+
+def listed(services: Services, status: str, agent: Agent, sort: str) -> list:
+    """The handoffs an agent sees, each with its SLA clocks and its latest customer message's id (the
+    console notices new messages and clocks turning at risk); `sort=sla`: closest to breach first."""
+    rows = []
+    for handoff in services.queue.list(status, agent.queues, agent_id=agent.name):
+        messages = services.log.messages(handoff.conversation_id)
+        clocks = clocks_of(services, handoff, messages)
+        latest = max((m.id for m in messages if m.sender == "customer"), default=0)
+        rows.append((closest_to_breach(clocks), plain(handoff, LIST_FIELDS), clocks, latest))
+    if sort == "sla":
+        rows.sort(key=lambda row: row[0])
+    return [
+        {**fields, "sla": [c.as_json() for c in clocks], "last_customer_message_id": latest}
+        for _, fields, clocks, latest in rows
+    ]
 
 
 def claim_and_greet(services: Services, handoff_id: str, agent: Agent) -> Handoff:
@@ -176,9 +200,25 @@ def send_as_agent(services: Services, handoff_id: str, agent: Agent, text: str) 
         raise ApiError(502, f"The message could not be delivered ({error}); try again.") from None
 
 
-def resolve(services: Services, handoff_id: str, agent: Agent) -> Handoff:
-    owned(services, handoff_id, agent)
-    resolved = services.queue.resolve(handoff_id, agent.name, services.clock())
+MAX_SUMMARY_CHARS = 2000
+
+
+def wrap_up(services: Services, handoff: Handoff, body: Optional[dict]) -> tuple:
+    """The resolution code (one of the handoff's queue's codes; the console always asks for one) and
+    the summary the agent wrote, checked."""
+    code, summary = (body or {}).get("resolution_code"), (body or {}).get("summary")
+    codes = services.rules.workspace.codes_for(handoff.queue)
+    if code is not None and code not in codes:
+        raise ApiError(400, f"resolution_code must be one of {list(codes)} (the {handoff.queue} queue's).")
+    if summary is not None and (not isinstance(summary, str) or len(summary) > MAX_SUMMARY_CHARS):
+        raise ApiError(400, f"summary must be text of at most {MAX_SUMMARY_CHARS} characters.")
+    return code, (" ".join(summary.split()) or None) if isinstance(summary, str) else None
+
+
+def resolve(services: Services, handoff_id: str, agent: Agent, body: Optional[dict] = None) -> Handoff:
+    code, summary = wrap_up(services, owned(services, handoff_id, agent), body)
+    resolved = services.queue.resolve(handoff_id, agent.name, services.clock(), code, summary)
+    record_final_clocks(services, resolved)
     try:
         services.rasa.hand_back_asking_for_csat(resolved.conversation_id, resolved.id)
     except RatingNotAsked as error:
@@ -267,8 +307,13 @@ def agents_blueprint() -> Blueprint:
         status, agent = request.args.get("status", HandoffStatus.WAITING), request.ctx.agent
         if status not in HandoffStatus.ALL:
             raise ApiError(400, f"status must be one of {', '.join(HandoffStatus.ALL)}")
-        handoffs = await blocking(_services(request).queue.list, status, agent.queues, agent_id=agent.name)
-        return json_response([plain(h, LIST_FIELDS) for h in handoffs])
+        sort = request.args.get("sort", "due")
+        if sort not in ("due", "sla"):
+            raise ApiError(
+                400, "sort must be due (SLA due time, then priority: the queue order) or sla (closest to breach)"
+            )
+        services = _services(request)
+        return json_response(await blocking(listed, services, status, agent, sort))
 
     @api.get("/handoffs/<handoff_id>")
     async def show(request: Request, handoff_id: str) -> HTTPResponse:
@@ -315,7 +360,7 @@ def agents_blueprint() -> Blueprint:
     @api.post("/handoffs/<handoff_id>/resolve")
     async def resolve_handoff(request: Request, handoff_id: str) -> HTTPResponse:
         services = _services(request)
-        resolved = await calling_rasa(resolve, services, handoff_id, request.ctx.agent)
+        resolved = await calling_rasa(resolve, services, handoff_id, request.ctx.agent, json_body(request))
         route_soon(request.app, services)  # a slot is free
         return json_response(plain(resolved))
 
@@ -327,6 +372,24 @@ def agents_blueprint() -> Blueprint:
         )
         route_soon(request.app, services)
         return json_response(plain(handoff))
+
+    @api.get("/handoffs/<handoff_id>/canned")
+    async def canned(request: Request, handoff_id: str) -> HTTPResponse:
+        services = _services(request)
+        handoff = await blocking(visible, services, handoff_id, request.ctx.agent)
+        return json_response(await blocking(canned_responses, services, handoff))
+
+    @api.post("/handoffs/<handoff_id>/notes")
+    async def post_note(request: Request, handoff_id: str) -> HTTPResponse:
+        services, body = _services(request), json_body(request)
+        handoff = await blocking(visible, services, handoff_id, request.ctx.agent)
+        return json_response(await blocking(add_note, services, handoff, request.ctx.agent, body), status=201)
+
+    @api.get("/handoffs/<handoff_id>/notes")
+    async def list_notes(request: Request, handoff_id: str) -> HTTPResponse:
+        services = _services(request)
+        handoff = await blocking(visible, services, handoff_id, request.ctx.agent)
+        return json_response([plain(n) for n in await blocking(services.queue.notes, [handoff.id])])
 
     @api.post("/handoffs/<handoff_id>/decline")
     async def decline_handoff(request: Request, handoff_id: str) -> HTTPResponse:

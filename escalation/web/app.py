@@ -194,7 +194,9 @@ def _say_as_bot(services: Services) -> Callable[[str, str], None]:
 def _run_queue_upkeep(app: Sanic, services: Services) -> None:
     """On a timer: silent agents' handoffs back to the queue, SLA breaches recorded, push routing, and
     the waiting customers kept informed (their place in line, a callback offer before the SLA passes,
-    "are you still there?", abandonment)."""
+    "are you still there?", abandonment), and SLA clocks turning at risk or breached recorded."""
+    from escalation.web.workspace import record_sla_events  # it builds on this module's Services
+
     tasks: list = []
 
     async def upkeep_loop() -> None:
@@ -204,6 +206,7 @@ def _run_queue_upkeep(app: Sanic, services: Services) -> None:
                 if released or breached:
                     logger.info("Queue upkeep: %d lease(s) expired, %d SLA breach(es) recorded", released, breached)
                 await assign_waiting_and_greet(services)
+                await blocking(record_sla_events, services)
                 told = await calling_rasa(
                     services.router.tend_waiting,
                     services.clock(),

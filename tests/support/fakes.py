@@ -70,11 +70,15 @@ class TrackerTable:
 class RecordingRasa:
     """The service's Rasa client, answering like a Rasa server would; `down = True` makes every call fail."""
 
-    def __init__(self, tracker: TrackerTable) -> None:
+    def __init__(self, tracker: TrackerTable, clock: Optional[Clock] = None) -> None:
         self.tracker = tracker
+        self.clock = clock  # what it stamps on the messages it stores (as Rasa would, with its time)
         self.calls: List[tuple] = []
         self.down = False
         self.model = "20261124-000000.tar.gz"
+
+    def _now(self) -> float:
+        return self.clock().timestamp() if self.clock else 2.0
 
     def _call(self, *call: object) -> None:
         if self.down:
@@ -85,7 +89,12 @@ class RecordingRasa:
         self._call("say_as_agent", conversation_id, text, agent)
         self.tracker.append(
             conversation_id,
-            {"event": "bot", "text": text, "timestamp": 2.0, "metadata": {"agent": agent, "agent_name": agent_name}},
+            {
+                "event": "bot",
+                "text": text,
+                "timestamp": self._now(),
+                "metadata": {"agent": agent, "agent_name": agent_name},
+            },
         )
 
     def hand_back_asking_for_csat(self, conversation_id: str, handoff_id: str) -> None:
@@ -95,7 +104,7 @@ class RecordingRasa:
         self._call("append_events", conversation_id, events, deliver)
         for event in events:
             if event.get("event") == "bot":
-                self.tracker.append(conversation_id, {**event, "timestamp": 2.0})
+                self.tracker.append(conversation_id, {**event, "timestamp": self._now()})
 
     def resume(self, conversation_id: str, slots: Optional[dict] = None) -> None:
         self._call("resume", conversation_id)

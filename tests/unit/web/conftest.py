@@ -52,6 +52,7 @@ class Service:
         sla_seconds: int = 3600,
         text: str = "this is the third time I ask!!!",
         reasons: Optional[List[dict]] = None,
+        tier: str = "standard",
     ) -> Handoff:
         """A conversation that the bot handed over, as action_escalate leaves it: the customer's message in
         the tracker store and a waiting handoff."""
@@ -60,8 +61,8 @@ class Service:
         return self.services.queue.enqueue(
             conversation,
             customer_id,
-            "standard",
-            {"tier": "standard"},
+            tier,
+            {"tier": tier},
             queue,
             priority,
             reasons or [{"code": "asked_for_person", "text": "customer asked for a person"}],
@@ -91,7 +92,7 @@ def service(tmp_path: Path, settings_overrides: Dict[str, object]) -> Service:
     agents = AgentDirectory(database)
     agents.sync_demo_accounts(settings.demo_accounts, settings.demo_agent_password)  # as service.wiring.build
     tracker, clock = TrackerTable(Path(settings.tracker_db_path)), Clock()
-    rasa = RecordingRasa(tracker)
+    rasa = RecordingRasa(tracker, clock)
     rules = parse_rules(round_the_clock(read_rules_mapping(SHIPPED_RULES_FILE)))
     services = Services(
         settings,
