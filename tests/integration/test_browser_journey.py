@@ -189,8 +189,10 @@ def test_the_whole_journey(browser, system):
     agent.screenshot(path=str(SCREENSHOTS / "console.png"))
 
     # 7. The agent resolves: the bot takes over and asks for a rating; the customer clicks 4.
-    agent.once("dialog", lambda dialog: dialog.accept())  # "Resolve this conversation...?"
-    agent.click("#resolve")
+    agent.click("#resolve")  # the wrap-up: a resolution code (the queue's) and a summary
+    agent.select_option("#resolution-code", "refund_issued")
+    agent.fill("#summary", "Refund confirmed as sent today.")
+    agent.click("#wrap-up-confirm")
     expect(agent.locator("#status-line")).to_contain_text("Resolved", timeout=WAIT_MS)
     expect(last_bot_message(customer)).to_contain_text("rate", timeout=WAIT_MS)
     customer.locator(".rw-reply", has_text="4").click()

@@ -6,11 +6,14 @@ a notification; the agent answers and resolves."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
 from tests.integration.conftest import running_system
 from tests.integration.test_browser_journey import (  # noqa: F401 (the browser fixture)
+    SCREENSHOTS,
     WAIT_MS,
     browser,
     customer_says,
@@ -108,9 +111,85 @@ def test_a_pushed_conversation_appears_in_the_console_by_itself(browser, system)
     agent.press("#reply", "Enter")
     expect(last_bot_message(customer)).to_contain_text("I have your order in front of me", timeout=WAIT_MS)
 
-    agent.once("dialog", lambda dialog: dialog.accept())
     agent.click("#resolve")
+    agent.select_option("#resolution-code", "answered")
+    agent.click("#wrap-up-confirm")
     expect(agent.locator("#status-line")).to_contain_text("Resolved", timeout=WAIT_MS)
     expect(last_bot_message(customer)).to_contain_text("rate", timeout=WAIT_MS)
     agent.close()
     customer.close()
+
+
+@pytest.mark.browser
+def test_an_agents_day_in_the_workspace(browser, system):  # noqa: F811
+    """Issue 13: a canned response with the customer's first name, a private note the widget never
+    shows, the customer's earlier conversation in the context panel, a notice when the customer writes
+    while the agent looks at another conversation, and the wrap-up with a resolution code."""
+    presence(system, "bob", "away")
+    # Victoria's earlier handoff (the API test's, alice's): wrapped up, so the next agent sees it.
+    for handoff in system.api("GET", "/api/handoffs?status=assigned", agent="alice").json():
+        if handoff["agent_id"] == "alice":
+            system.api(
+                "POST",
+                f"/api/handoffs/{handoff['id']}/resolve",
+                agent="alice",
+                json={"resolution_code": "answered", "summary": "Asked for a person; explained delivery times."},
+            ).raise_for_status()
+    agent = sign_in(browser, system, "alice")
+    agent.select_option("#presence", "online")
+
+    vip = open_website_as(browser, system, "demo-vip")
+    customer_says(vip, "I want to talk to a person about my sofa")
+    expect(last_bot_message(vip)).to_contain_text("Alice", timeout=WAIT_MS)
+    expect(agent.locator("#conversation")).to_be_visible(timeout=WAIT_MS)
+    expect(agent.locator("#customer-name")).to_contain_text("Victoria")
+    expect(agent.locator("#sla-clocks .clock").first).to_contain_text("First response")
+    earlier = agent.locator("#history .past", has_text="explained delivery times")  # the one alice wrapped up
+    expect(earlier).to_have_count(1)
+    expect(earlier.locator(".past-transcript")).to_contain_text("Alice from our concierge team has joined")
+
+    # A canned response, with her first name filled in.
+    expect(agent.locator("#canned option")).to_have_count(6, timeout=WAIT_MS)  # concierge's own + 4 for all... + prompt
+    agent.select_option("#canned", label="Concierge priority")
+    expect(agent.locator("#reply")).to_have_value(re.compile("^Victoria, as a VIP member"))
+    agent.press("#reply", "Enter")
+    expect(last_bot_message(vip)).to_contain_text("Victoria, as a VIP member", timeout=WAIT_MS)
+
+    # A private note: in the console, never in the widget.
+    agent.fill("#note", "Offered free delivery on the replacement sofa.")
+    agent.click("#note-form button[type=submit]")
+    expect(agent.locator("#notes")).to_contain_text("Offered free delivery", timeout=WAIT_MS)
+    vip.wait_for_timeout(500)  # anything sent to the widget would have arrived by now (it is a socket push)
+    expect(vip.locator(".rw-conversation-container")).not_to_contain_text("Offered free delivery")
+
+    # Another customer is pushed to her; she looks at that one, and Victoria writes: a notice.
+    other = open_website_as(browser, system, "demo-standard")
+    customer_says(other, "can I talk to a human please")
+    expect(last_bot_message(other)).to_contain_text("Alice", timeout=WAIT_MS)
+    agent.locator("#mine .handoff", has_text="demo-standard").locator("button").click()
+    expect(agent.locator("#customer-badges .badge.tier-standard")).to_be_visible(timeout=WAIT_MS)
+    customer_says(vip, "it is the grey three-seater, order 4417")
+    expect(agent.locator("#notice")).to_contain_text(
+        "demo-vip wrote in a conversation you are not looking at", timeout=WAIT_MS
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    agent.screenshot(path=str(SCREENSHOTS / "console-workspace.png"))
+
+    # Back to Victoria: wrap up with a resolution code and a summary.
+    agent.locator("#mine .handoff", has_text="demo-vip").locator("button").click()
+    expect(agent.locator("#transcript")).to_contain_text("order 4417", timeout=WAIT_MS)
+    agent.click("#resolve")
+    expect(agent.locator("#resolution-code option", has_text="replacement sent")).to_have_count(1)
+    agent.select_option("#resolution-code", "replacement_sent")
+    agent.fill("#summary", "Grey sofa 4417 damaged; replacement with free delivery.")
+    agent.click("#wrap-up-confirm")
+    expect(agent.locator("#status-line")).to_contain_text("Resolved", timeout=WAIT_MS)
+    expect(last_bot_message(vip)).to_contain_text("rate", timeout=WAIT_MS)
+    resolved = [
+        h
+        for h in system.api("GET", "/api/handoffs?status=resolved", agent="alice").json()
+        if h["resolution_code"] == "replacement_sent"
+    ]
+    assert len(resolved) == 1 and resolved[0]["customer_id"] == "demo-vip"
+    for page in (agent, vip, other):
+        page.close()

@@ -13,12 +13,17 @@ const state = {
   cursor: 0,  // newest message id shown
   pollGeneration: 0,  // a new conversation view stops the previous long-poll loop
   known: null,  // ids of my conversations at the last refresh (null: not loaded yet)
+  lastCustomerMessage: new Map(),  // handoff id -> the latest customer message id seen in the list
+  clockStates: new Map(),  // "handoff id/clock" -> its state at the last refresh
+  resolutionCodes: [],  // of the open conversation's queue
 };
 
 session.onSignOut = () => {
   state.openId = null;
   state.pollGeneration += 1;
   state.known = null;
+  state.lastCustomerMessage.clear();
+  state.clockStates.clear();
 };
 
 async function enterWorkspace(me) {
@@ -80,6 +85,30 @@ function notify(text) {
   }
 }
 
+// A customer's new message in a conversation the agent is not looking at, and an SLA clock of theirs
+// turning at risk, each raise a notice (the first refresh only learns what is there).
+function noticeChanges(mine, arrived) {
+  const fresh = new Set(arrived.map((h) => h.id));
+  for (const handoff of mine) {
+    const seen = state.lastCustomerMessage.get(handoff.id);
+    const latest = handoff.last_customer_message_id || 0;
+    if (seen !== undefined && latest > seen && handoff.id !== state.openId && !fresh.has(handoff.id)) {
+      notify(`${handoff.customer_id || "A customer"} wrote in a conversation you are not looking at.`);
+    }
+    state.lastCustomerMessage.set(handoff.id, latest);
+    for (const clock of handoff.sla || []) {
+      const key = `${handoff.id}/${clock.name}`;
+      const before = state.clockStates.get(key);
+      if (before !== undefined && before !== clock.state && clock.state === "at_risk") {
+        notify(`At risk: ${CLOCK_NAMES[clock.name]} for ${handoff.customer_id || "an anonymous visitor"} (${clockText(clock)}).`);
+      }
+      state.clockStates.set(key, clock.state);
+    }
+  }
+}
+
+$("sort").addEventListener("change", () => refreshQueue());
+
 // --- the queue ----------------------------------------------------------------------------------
 function countdown(handoff, now) {
   const due = Date.parse(handoff.sla_due_at);
@@ -106,6 +135,21 @@ function badges(handoff) {
   return list;
 }
 
+const CLOCK_NAMES = {first_response: "First response", next_response: "Next response", resolution: "Resolution"};
+
+function clockText(clock) {
+  const left = clock.remaining_seconds;
+  const abs = Math.abs(left);
+  const span = abs >= 3600 ? `${Math.floor(abs / 3600)}h ${Math.floor((abs % 3600) / 60)}m` : `${Math.floor(abs / 60)}m ${abs % 60}s`;
+  const when = clock.stopped_at ? clock.state : left >= 0 ? `${span} left` : `${span} over`;
+  return `${CLOCK_NAMES[clock.name] || clock.name}: ${when}${clock.business_hours ? " (business hours)" : ""}`;
+}
+
+function clockBadges(clocks) {
+  return (clocks || []).map((clock) => el("span", {text: clockText(clock), cls: `badge clock clock-${clock.state}`,
+                                                    attrs: {"data-clock": clock.name, "data-state": clock.state}}));
+}
+
 function queueRow(handoff, now, {claimable}) {
   const sla = countdown(handoff, now);
   const breached = sla.breached || Boolean(handoff.sla_breached_at);
@@ -117,6 +161,7 @@ function queueRow(handoff, now, {claimable}) {
       el("span", {text: sla.text, cls: `sla${breached ? " breached" : ""}`, attrs: {"data-due": handoff.sla_due_at}}),
     ]),
     el("div", {cls: "badges"}, badges(handoff)),
+    el("div", {cls: "badges sla-clocks"}, clockBadges(handoff.sla)),
     el("ul", {cls: "reasons"}, (handoff.reasons || []).map((reason) => el("li", {text: reason.text, attrs: {"data-code": reason.code}}))),
   );
   const who = handoff.customer_id || "an anonymous visitor";
@@ -132,7 +177,8 @@ function queueRow(handoff, now, {claimable}) {
 // What a list shows, apart from the ticking countdowns: the queue is rebuilt only when this changes,
 // so a refresh does not take the keyboard focus away from the button an agent is on.
 function listSignature(handoffs) {
-  return JSON.stringify([state.openId, handoffs.map((h) => [h.id, h.status, h.queue, h.sla_breached_at, h.reasons])]);
+  return JSON.stringify([state.openId, handoffs.map((h) => [h.id, h.status, h.queue, h.sla_breached_at, h.reasons,
+    (h.sla || []).map((c) => [c.name, c.state, Math.round(c.remaining_seconds / 60)])])]);
 }
 
 function renderList(listId, handoffs, options) {
@@ -161,10 +207,12 @@ function renderQueue() {
 async function refreshQueue() {
   if (!session.token || !session.person) return;
   try {
+    const sort = $("sort").value;
     const [waiting, assigned] = await Promise.all([
-      api("GET", "/api/handoffs?status=waiting"), api("GET", "/api/handoffs?status=assigned")]);
+      api("GET", `/api/handoffs?status=waiting&sort=${sort}`), api("GET", `/api/handoffs?status=assigned&sort=${sort}`)]);
     state.waiting = waiting;
     state.mine = assigned.filter((h) => h.agent_id === session.person.name);
+    $("load").textContent = `${state.mine.length} of ${session.person.capacity} chats`;
     const arrived = state.known ? state.mine.filter((h) => !state.known.has(h.id)) : [];
     state.known = new Set(state.mine.map((h) => h.id));
     renderQueue();
@@ -172,6 +220,7 @@ async function refreshQueue() {
       notify(`New conversation for you: ${handoff.customer_id || "an anonymous visitor"} (${handoff.tier}, ${handoff.queue}).`);
     }
     if (arrived.length && !state.openId) openConversation(arrived[0].id);  // nothing open: show it at once
+    noticeChanges(state.mine, arrived);
     $("refreshed").textContent = `Queue updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
     if (error.status !== 401) setStatus(`Could not refresh the queue: ${error.message}`, true);
@@ -240,6 +289,68 @@ function sparkline(values) {
   box.append(svg, el("span", {text: `latest ${last.toFixed(2)} (−1 very negative … +1 very positive)`, cls: "hint"}));
 }
 
+function noteItem(note) {
+  const time = new Date(note.created_at).toLocaleString();
+  return el("li", {cls: "note"}, [el("div", {cls: "meta", text: `${note.agent_id} · ${time}`}),
+                                  el("div", {cls: "text", text: note.text})]);
+}
+
+function historyItem(past) {
+  const when = new Date(past.created_at).toLocaleDateString();
+  const outcome = [past.status, past.resolution_code, past.csat ? `CSAT ${past.csat}/5` : null].filter(Boolean).join(" · ");
+  return el("li", {cls: "past"}, [
+    el("div", {cls: "meta", text: `${when} · ${past.queue} · ${outcome}${past.agent_id ? ` · ${past.agent_id}` : ""}`}),
+    past.summary ? el("div", {cls: "text", text: past.summary}) : el("div", {cls: "hint", text: "No summary."}),
+    ...(past.notes || []).map((note) => el("div", {cls: "hint", text: `Note (${note.agent_id}): ${note.text}`})),
+    el("details", {}, [el("summary", {text: `Conversation (${past.transcript.length} messages)`}),
+                       el("ol", {cls: "transcript past-transcript"}, past.transcript.map(messageItem))]),
+  ]);
+}
+
+function showWorkspace(detail) {
+  $("sla-clocks").replaceChildren(...clockBadges(detail.sla));
+  $("notes").replaceChildren(...(detail.notes || []).map(noteItem));
+  if (!(detail.notes || []).length) $("notes").append(el("li", {cls: "hint", text: "No notes yet."}));
+  $("history").replaceChildren(...(detail.history || []).map(historyItem));
+  if (!(detail.history || []).length) $("history").append(el("li", {cls: "hint", text: "No earlier handoffs."}));
+  state.resolutionCodes = detail.resolution_codes || [];
+}
+
+async function loadCanned(id) {
+  const select = $("canned");
+  select.replaceChildren(el("option", {text: "Insert a canned response…", attrs: {value: ""}}));
+  try {
+    const canned = await api("GET", `/api/handoffs/${encodeURIComponent(id)}/canned`);
+    for (const item of canned) select.append(el("option", {text: item.title, attrs: {value: item.text}}));
+  } catch (error) {
+    setStatus(`Could not load the canned responses: ${error.message}`, true);
+  }
+}
+
+$("canned").addEventListener("change", () => {
+  const text = $("canned").value;
+  if (!text) return;
+  const reply = $("reply");
+  reply.value = reply.value.trim() ? `${reply.value.trim()} ${text}` : text;
+  $("canned").value = "";
+  reply.focus();
+});
+
+$("note-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = $("note").value.trim();
+  if (!text || !state.openId) return;
+  try {
+    const note = await api("POST", `/api/handoffs/${encodeURIComponent(state.openId)}/notes`, {text});
+    if ($("notes").querySelector(".hint")) $("notes").replaceChildren();
+    $("notes").append(noteItem(note));
+    $("note").value = "";
+    setStatus("Note added (agents only).");
+  } catch (error) {
+    setStatus(`The note was not saved: ${error.message}`, true);
+  }
+});
+
 function messageItem(message) {
   const who = message.sender === "agent" ? (message.agent || "agent") : message.sender;
   const time = message.timestamp ? new Date(message.timestamp * 1000).toLocaleTimeString() : "";
@@ -261,7 +372,7 @@ function appendMessages(messages) {
 
 function setWorkable(handoff) {
   const mine = handoff.status === "assigned" && handoff.agent_id === session.person.name;
-  for (const id of ["reply", "resolve", "transfer", "transfer-queue"]) $(id).disabled = !mine;
+  for (const id of ["reply", "resolve", "transfer", "transfer-queue", "decline", "canned"]) $(id).disabled = !mine;
   $("composer").querySelector("button").disabled = !mine;
   $("conversation-note").textContent = mine ? (handoff.channel === "live_chat" ? "" :
     `The customer asked for a ${handoff.channel.replace("_", " ")}; a chat message reaches them only if they are still on the site.`)
@@ -290,6 +401,8 @@ async function openConversation(id) {
   $("reasons").replaceChildren(...detail.reasons.map((reason) => el("li", {text: reason.text, attrs: {"data-code": reason.code}})));
   sparkline(detail.sentiment_trend);
   dissatisfactionLine(detail.latest_sentiment);
+  showWorkspace(detail);
+  loadCanned(id);
   $("transcript").replaceChildren();
   appendMessages(detail.transcript);
   setWorkable(detail);
@@ -311,6 +424,7 @@ async function followMessages(id, generation, detail) {
         if (generation !== state.pollGeneration) return;
         sparkline(fresh.sentiment_trend);
         dissatisfactionLine(fresh.latest_sentiment);
+        showWorkspace(fresh);
         setWorkable(fresh);
       } else if (update.status !== detail.status || update.agent_id !== detail.agent_id) {
         detail = {...detail, status: update.status, agent_id: update.agent_id};
@@ -367,10 +481,21 @@ async function closeConversation(action, body) {
   await refreshQueue();
 }
 
+// Wrap-up: the agent picks a resolution code (the queue's, from the rules) and may write a summary.
 $("resolve").addEventListener("click", () => {
-  if (window.confirm("Resolve this conversation and hand it back to the bot? The bot will ask the customer for a rating.")) {
-    closeConversation("resolve");
-  }
+  $("resolution-code").replaceChildren(el("option", {text: "Choose…", attrs: {value: ""}}),
+    ...state.resolutionCodes.map((code) => el("option", {text: code.replaceAll("_", " "), attrs: {value: code}})));
+  $("summary").value = "";
+  $("wrap-up").showModal();
+  $("resolution-code").focus();
+});
+$("wrap-up-cancel").addEventListener("click", () => $("wrap-up").close());
+$("wrap-up-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const code = $("resolution-code").value;
+  if (!code) { $("resolution-code").focus(); return; }
+  $("wrap-up").close();
+  closeConversation("resolve", {resolution_code: code, summary: $("summary").value.trim() || undefined});
 });
 $("transfer").addEventListener("click", () => closeConversation("transfer", {
   queue: $("transfer-queue").value, reason: $("handoff-reason").value.trim() || undefined}));
