@@ -211,7 +211,7 @@ def test_a_database_made_before_migrations_upgrades_without_loss(tmp_path):
         for statement in PRE_MIGRATION_SCHEMA:
             connection.exec_driver_sql(statement)
     database = migrated(engine)
-    assert current_revision(str(engine.url)) == "0005"
+    assert current_revision(str(engine.url)) == "0006"
     old = HandoffQueue(database).get("old")
     assert old.channel == "live_chat" and old.status == "waiting" and old.csat is None
     assert old.reason_codes == ["asked_for_person", "not_understood", "segment", "unknown"]

@@ -126,15 +126,19 @@ def test_an_agents_day_in_the_workspace(browser, system):  # noqa: F811
     shows, the customer's earlier conversation in the context panel, a notice when the customer writes
     while the agent looks at another conversation, and the wrap-up with a resolution code."""
     presence(system, "bob", "away")
-    # Victoria's earlier handoff (the API test's, alice's): wrapped up, so the next agent sees it.
+    presence(system, "alice", "online")
     for handoff in system.api("GET", "/api/handoffs?status=assigned", agent="alice").json():
-        if handoff["agent_id"] == "alice":
-            system.api(
-                "POST",
-                f"/api/handoffs/{handoff['id']}/resolve",
-                agent="alice",
-                json={"resolution_code": "answered", "summary": "Asked for a person; explained delivery times."},
-            ).raise_for_status()
+        if handoff["agent_id"] == "alice":  # earlier tests' chats: alice starts with free slots
+            system.api("POST", f"/api/handoffs/{handoff['id']}/resolve", agent="alice").raise_for_status()
+    # Victoria's earlier handoff, wrapped up by alice, so the next agent sees it.
+    earlier_chat = system.conversation("demo-vip")
+    assert "Alice" in said(earlier_chat.send("I want to talk to a person about delivery"))
+    system.api(
+        "POST",
+        f"/api/handoffs/{handoff_of(system, earlier_chat.id)['id']}/resolve",
+        agent="alice",
+        json={"resolution_code": "answered", "summary": "Asked for a person; explained delivery times."},
+    ).raise_for_status()
     agent = sign_in(browser, system, "alice")
     agent.select_option("#presence", "online")
 
