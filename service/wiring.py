@@ -4,6 +4,7 @@ the path in settings), the escalation blueprints and the trainers' blueprint."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from sanic import Sanic
@@ -11,6 +12,7 @@ from sanic import Sanic
 from common.conversation_log import ConversationLog
 from common.crm import CustomerRepository
 from common.database import Database, migrate
+from common.leases import JobLease
 from common.rasa_api import RasaClient
 from common.rasa_commands import process_env
 from common.settings import Settings, load_settings
@@ -29,6 +31,8 @@ from training.store import ReviewStore
 from training.web import ERROR_STATUSES as TRAINING_ERRORS
 from training.web import Training, trainers_blueprint
 
+UPKEEP_LEASE_SECONDS = 15  # three upkeep rounds: a stopped holder is replaced within 15 s
+
 
 def services_for(settings: Settings, database: Database) -> Services:
     return Services(
@@ -39,6 +43,7 @@ def services_for(settings: Settings, database: Database) -> Services:
         customers=CustomerRepository(database),
         rasa=RasaClient(settings.rasa_url, settings.rasa_token),
         log=ConversationLog.for_sqlite_file(settings.tracker_db_path),
+        upkeep_lease=JobLease(database, "queue-upkeep", timedelta(seconds=UPKEEP_LEASE_SECONDS)),
     )
 
 

@@ -29,6 +29,7 @@ from sanic.response import json as json_response
 
 from common.conversation_log import ConversationLog
 from common.crm import CustomerRepository
+from common.leases import JobLease
 from common.rasa_api import RasaClient, RasaUnavailable
 from common.settings import Settings
 from escalation.core.rules import Rules
@@ -66,6 +67,9 @@ class Services:
     rasa: RasaClient
     log: ConversationLog
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    # With several service processes, the one holding this lease runs the queue's upkeep (None: this
+    # process always does, as in tests).
+    upkeep_lease: Optional[JobLease] = None
 
     @property
     def router(self) -> Router:
@@ -202,6 +206,10 @@ def _run_queue_upkeep(app: Sanic, services: Services) -> None:
     async def upkeep_loop() -> None:
         while True:
             try:
+                lease = services.upkeep_lease
+                if lease is not None and not await blocking(lease.held, services.clock()):
+                    await asyncio.sleep(QUEUE_UPKEEP_SECONDS)  # another process does it this round
+                    continue
                 released, breached = await blocking(services.queue.upkeep, services.clock())
                 if released or breached:
                     logger.info("Queue upkeep: %d lease(s) expired, %d SLA breach(es) recorded", released, breached)
@@ -228,3 +236,8 @@ def _run_queue_upkeep(app: Sanic, services: Services) -> None:
     async def stop_upkeep(_app: Sanic, _loop: Any) -> None:
         for task in tasks:
             task.cancel()
+        if services.upkeep_lease is not None:
+            try:
+                await blocking(services.upkeep_lease.release)  # another process takes over at once
+            except Exception:
+                logger.exception("Could not release the upkeep lease; it expires by itself")

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from common.crm import CustomerRepository
-from common.database import Database, current_revision, migrate
+from common.database import MIGRATIONS_DIR, Database, current_revision, migrate
 from common.settings import DEFAULTS, MissingSetting, load_settings
 from escalation.queue.handoffs import ASSIGNED, RESOLVED, WAITING, ClaimConflict, HandoffQueue
 from tools.seed import demo_personas
@@ -205,13 +205,22 @@ PRE_MIGRATION_SCHEMA = (
 )
 
 
+def head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 def test_a_database_made_before_migrations_upgrades_without_loss(tmp_path):
     engine = sqlite_engine(tmp_path)
     with engine.begin() as connection:
         for statement in PRE_MIGRATION_SCHEMA:
             connection.exec_driver_sql(statement)
     database = migrated(engine)
-    assert current_revision(str(engine.url)) == "0006"
+    assert current_revision(str(engine.url)) == head_revision()
     old = HandoffQueue(database).get("old")
     assert old.channel == "live_chat" and old.status == "waiting" and old.csat is None
     assert old.reason_codes == ["asked_for_person", "not_understood", "segment", "unknown"]
@@ -294,3 +303,35 @@ def test_push_routing_races_never_double_assign_nor_overfill(database):
         assert len(taken) == 1 and taken[0]["agent"] == handoff.agent_id, handoff.routing_log  # one agent, ever
     pushed = sum(1 for h in queue.list(RESOLVED, limit=2000) if h.routing_log[0]["event"] == "assigned")
     assert 0 < pushed < total  # both ways of taking a chat really raced
+
+
+def test_one_process_of_several_holds_the_upkeep_lease(database):
+    """Issue 14, step 3: the queue's upkeep runs in one escalation-service process at a time; another
+    takes over when the holder stops renewing (crash) or gives it up (clean stop)."""
+    from common.leases import JobLease
+
+    ttl = timedelta(seconds=15)
+    leases = [JobLease(database, "queue-upkeep", ttl, holder=f"process-{n}") for n in range(8)]
+    results = []
+    start = threading.Barrier(len(leases))
+
+    def contend(lease):
+        start.wait()
+        results.append((lease.holder, lease.held(T0)))
+
+    threads = [threading.Thread(target=contend, args=(lease,)) for lease in leases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    holders = [holder for holder, held in results if held]
+    assert len(holders) == 1, results  # never two at once
+    holder = next(lease for lease in leases if lease.holder == holders[0])
+    others = [lease for lease in leases if lease is not holder]
+    assert holder.held(T0 + timedelta(seconds=10))  # renewed: until T0 + 25 s now
+    assert not any(lease.held(T0 + timedelta(seconds=20)) for lease in others)
+    successor = others[0]
+    assert successor.held(T0 + timedelta(seconds=26))  # the holder stopped renewing: taken over
+    assert not holder.held(T0 + timedelta(seconds=27))
+    successor.release()  # a clean stop
+    assert others[1].held(T0 + timedelta(seconds=28))
