@@ -102,6 +102,9 @@ class Settings:
     trusted_proxies: int = _setting("TRUSTED_PROXIES", "0", _whole_number)
     # an agent whose console sent no heartbeat this long is offline (routing gives them nothing)
     agent_presence_timeout_seconds: int = _setting("AGENT_PRESENCE_TIMEOUT_SECONDS", "60", _whole_number)
+    # Redis for socket.io's message manager, so that a message emitted on any Rasa replica (an agent's
+    # reply) reaches the customer's socket wherever it is; "" = in-process (one Rasa process)
+    socketio_redis_url: str = _setting("SOCKETIO_REDIS_URL", "")
     # where the widget reaches Rasa's socket.io; "" = the page's host, RASA_PORT
     widget_socket_url: str = _setting("WIDGET_SOCKET_URL", "")
     # the training data, domain, config and held-out sets trainers work on

@@ -43,7 +43,7 @@ from rasa.shared.core.constants import USER_INTENT_BACK, USER_INTENT_RESTART, US
 from sanic import Blueprint, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from common import conversation_ids
 from common.database import Database
@@ -226,6 +226,18 @@ async def _chat_window(session_id: str, closed: bool) -> None:
         logger.warning("Could not record the chat window of %s: %s", session_id, error)
 
 
+SOCKETIO_CHANNEL = "larkspur-socketio"  # the Redis pub/sub channel the replicas share
+
+
+def message_manager() -> Optional[AsyncRedisManager]:
+    """With SOCKETIO_REDIS_URL, python-socketio's Redis manager: every socket is in a room named after
+    its conversation, and an emit to that room on any replica (Rasa's output channel sends each reply
+    and each agent message to the conversation's room) is published through Redis to the replica that
+    holds the socket. Without it, the in-process manager of one Rasa process."""
+    url = _settings().socketio_redis_url
+    return AsyncRedisManager(url, channel=SOCKETIO_CHANNEL) if url else None
+
+
 def _query_token(environ: Dict) -> Optional[str]:
     values = parse_qs(environ.get("QUERY_STRING", "")).get(CUSTOMER_TOKEN_KEY)
     return values[0] if values else None
@@ -251,7 +263,7 @@ class GuardedSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         handle = screening(on_new_message)
         # Origins are checked by the Rasa server's CORS settings, as in Rasa's own channel.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=message_manager())
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio  # Rasa's get_output_channel() uses it to push agents' messages
         connections: Dict[str, Dict[str, Any]] = {}  # socket id -> token, customer, confirmed session
