@@ -22,7 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-EVENTS = sa.table("events", sa.column("id"), sa.column("sender_id"), sa.column("type_name"), sa.column("data"))
+EVENTS = sa.table(
+    "events", sa.column("id"), sa.column("sender_id"), sa.column("type_name"), sa.column("timestamp"), sa.column("data")
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Message:
     text: str
     timestamp: Optional[float]
     agent: Optional[str] = None  # the agent's name for agent messages
+    automatic: bool = False  # sent for the agent (the greeting on assignment), not written by them
     sentiment: Optional[dict] = None  # a customer message's, as the NLU stored it (rasa_plugins/escalation.py)
 
     def as_json(self) -> dict:
@@ -46,8 +49,16 @@ def _message(event_id: int, type_name: str, data: str) -> Optional[Message]:
     if type_name == "user":
         sentiment = (event.get("parse_data") or {}).get("sentiment")
         return Message(event_id, "customer", text, event.get("timestamp"), sentiment=sentiment)
-    agent = (event.get("metadata") or {}).get("agent")
-    return Message(event_id, "agent" if agent else "bot", text, event.get("timestamp"), agent)
+    metadata = event.get("metadata") or {}
+    agent = metadata.get("agent")
+    return Message(
+        event_id,
+        "agent" if agent else "bot",
+        text,
+        event.get("timestamp"),
+        agent,
+        automatic=bool(metadata.get("automatic")),
+    )
 
 
 class ConversationLog:
@@ -60,14 +71,17 @@ class ConversationLog:
         engine = sa.create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 10})
         return cls(engine)
 
-    def messages(self, conversation_id: str, after: int = 0, limit: int = 500) -> List[Message]:
-        """The conversation's customer, bot and agent messages newer than event id `after`, oldest first."""
-        query = (
-            sa.select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.data)
-            .where(EVENTS.c.sender_id == conversation_id, EVENTS.c.id > after, EVENTS.c.type_name.in_(("user", "bot")))
-            .order_by(EVENTS.c.id)
-            .limit(limit)
+    def messages(
+        self, conversation_id: str, after: int = 0, limit: int = 500, since: Optional[datetime] = None
+    ) -> List[Message]:
+        """The conversation's customer, bot and agent messages newer than event id `after` (and, with
+        `since`, stored at or after that time: one handoff's part of a long conversation), oldest first."""
+        query = sa.select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.data).where(
+            EVENTS.c.sender_id == conversation_id, EVENTS.c.id > after, EVENTS.c.type_name.in_(("user", "bot"))
         )
+        if since is not None:
+            query = query.where(EVENTS.c.timestamp >= since.timestamp() - 1)  # a second of slack: clocks differ
+        query = query.order_by(EVENTS.c.id).limit(limit)
         return [m for m in (_message(*row) for row in self._rows(query)) if m is not None]
 
     def latest_customer_message(self, conversation_id: str) -> Optional[Tuple[datetime, str]]:
@@ -78,11 +92,10 @@ class ConversationLog:
             .order_by(EVENTS.c.id.desc())
             .limit(1)
         )
-        with self._engine.connect() as connection:
-            data = connection.execute(query).scalar()
-        if data is None:
+        rows = self._rows(query)
+        if not rows:
             return None
-        event = json.loads(data)
+        event = json.loads(rows[0][0])
         return datetime.fromtimestamp(float(event.get("timestamp") or 0), timezone.utc), str(event.get("text") or "")
 
     def recent_events(self, limit: int) -> List[Tuple[int, str, str, dict]]:

@@ -107,13 +107,14 @@ class RasaClient:
         if not response.ok:
             raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
 
-    def say_as_agent(self, conversation_id: str, text: str, agent: str, agent_name: str) -> None:
-        """An agent's message: recorded in the conversation and shown in the customer's chat."""
-        self.append_events(
-            conversation_id,
-            [{"event": "bot", "text": text, "metadata": {"agent": agent, "agent_name": agent_name}}],
-            deliver=True,
-        )
+    def say_as_agent(
+        self, conversation_id: str, text: str, agent: str, agent_name: str, automatic: bool = False
+    ) -> None:
+        """An agent's message: recorded in the conversation and shown in the customer's chat.
+        `automatic`: sent for the agent (the greeting when a chat is assigned), not written by them: it
+        does not count as their response on the SLA clocks."""
+        metadata = {"agent": agent, "agent_name": agent_name, **({"automatic": True} if automatic else {})}
+        self.append_events(conversation_id, [{"event": "bot", "text": text, "metadata": metadata}], deliver=True)
 
     def resume(self, conversation_id: str, slots: Optional[Dict] = None) -> None:
         """Hands the conversation back to the bot; messages sent during the handoff stay unanswered.

@@ -33,6 +33,12 @@ TRAINING_INPUTS = (
     "common/sentence_encoder.py",
     "rasa_plugins/response_selector.py",
     "rasa_plugins/escalation.py",
+    # The dissatisfaction detector travels inside the model (SentimentAnnotator): a rebuilt detector
+    # or a change to how it learns the trainers' labels needs a new model.
+    "escalation/dissatisfaction_model.json",
+    "escalation/dissatisfaction_precision.npy",
+    "escalation/detector.py",
+    "escalation/core/dissatisfaction.py",
 )
 KEEP_MODELS = 3
 

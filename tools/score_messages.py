@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tarfile
 from pathlib import Path
@@ -37,7 +38,7 @@ def detector_in_model(path: Path) -> DissatisfactionModel:
     """The dissatisfaction detector inside a trained Rasa model (its SentimentAnnotator's file)."""
     with tarfile.open(path) as archive:
         for member in archive.getmembers():
-            if member.name.endswith("SentimentAnnotator2/dissatisfaction_detector.json"):
+            if re.search(r"SentimentAnnotator\d*/dissatisfaction_detector\.json$", member.name):
                 handle = archive.extractfile(member)
                 if handle:
                     return DissatisfactionModel.from_mapping(json.loads(handle.read()))

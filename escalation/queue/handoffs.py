@@ -367,7 +367,7 @@ class HandoffQueue:
                 )
         if not assigned:
             current = self.get(handoff_id)  # raises NotFound for an unknown id
-            if current.status == WAITING and (queues is None or current.queue in queues):
+            if capacity is not None and current.status == WAITING and (queues is None or current.queue in queues):
                 raise AtCapacity(f"{agent_id} already has {capacity} open conversation(s), their capacity")
             where = f" in the {current.queue} queue" if queues is not None and current.queue not in queues else ""
             raise ClaimConflict(
@@ -452,6 +452,8 @@ class HandoffQueue:
                 "resolved_at": None,
                 "open_key": handoff.conversation_id,
                 "lease_expires_at": now + lease,
+                "resolution_code": None,
+                "summary": None,
             },
             statuses=(RESOLVED,),
         )
@@ -687,6 +689,18 @@ class HandoffQueue:
             return True
         except IntegrityError:
             return False
+
+    def sla_event_keys(self, handoff_ids: Sequence[str]) -> set:
+        """(handoff id, clock, state) already recorded for these handoffs."""
+        if not handoff_ids:
+            return set()
+        with self._database.session() as session:
+            rows = session.execute(
+                select(SlaEventRow.handoff_id, SlaEventRow.clock, SlaEventRow.state).where(
+                    SlaEventRow.handoff_id.in_(list(handoff_ids))
+                )
+            ).all()
+        return {tuple(row) for row in rows}
 
     def sla_events(self, handoff_id: str) -> List[Tuple[str, str, datetime]]:
         with self._database.session() as session:

@@ -17,6 +17,7 @@ been closed for the grace period or the question went unanswered.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Dict, List, Optional, Tuple
@@ -45,14 +46,17 @@ STILL_THERE = (
     "Are you still there? Send any message to keep your place in line; otherwise I'll close this "
     "request in a few minutes (you can always ask for a person again)."
 )
-CALLBACK_WORDS = ("call me", "callback", "call back", "ring me", "phone me", "ticket", "email me")
+CALLBACK_ANSWER = re.compile(r"\b(call me back|callback|call back|ring me back|phone me back|yes,? please call)\b")
+NEGATION = re.compile(r"\b(don't|do not|dont|no need|not now|rather wait|i'll wait|i will wait)\b")
 
 
 def wants_callback(text: str) -> bool:
     """Whether the customer's answer to the callback offer takes it (the bot is paused while they wait,
-    so the offer's answer is read here)."""
-    lowered = " ".join(text.lower().split())
-    return any(words in lowered for words in CALLBACK_WORDS)
+    so the offer's answer is read here): it must ask for it, and not say no ("don't call me back")."""
+    lowered = " ".join(text.lower().replace("’", "'").split())
+    if NEGATION.search(lowered):
+        return False
+    return bool(CALLBACK_ANSWER.search(lowered))
 
 
 def waiting_view(handoff: Handoff) -> WaitingHandoff:
@@ -134,10 +138,13 @@ class Router:
         loads, handle = self.loads(now), self.handle_seconds()
         seen: Dict[str, int] = {}
         found = []
+        default = self.rules.routing.default_handle_seconds
         for handoff in self.queue.waiting_chats():  # in queue order: most urgent first
             seen[handoff.queue] = position = seen.get(handoff.queue, 0) + 1
-            capacity = queue_capacity(handoff.queue, loads)
-            wait = expected_wait_seconds(position, capacity.online_slots, capacity.free_slots, handle[handoff.queue])
+            # Only agents who may take this chat count: not those who declined it.
+            capacity = queue_capacity(handoff.queue, [a for a in loads if a.name not in handoff.declined_by])
+            handle_time = handle.get(handoff.queue, default)  # a queue removed from the rules: the default
+            wait = expected_wait_seconds(position, capacity.online_slots, capacity.free_slots, handle_time)
             found.append((handoff, position, wait))
         return found
 
@@ -154,57 +161,87 @@ class Router:
         routing = self.rules.routing
         counts = {"abandoned": 0, "told_position": 0, "offered_callback": 0, "took_callback": 0, "asked": 0}
         for handoff, position, wait in self.positions(now):
-            latest = latest_customer_message(handoff.conversation_id)
-            last_message = latest[0] if latest else None
-            if self._left(handoff, now, last_message):
-                counts["abandoned"] += 1
+            try:
+                done = self._tend_one(handoff, position, wait, now, say, latest_customer_message, resume, routing)
+            except Exception:  # one handoff's trouble must not stop the others' updates
+                logger.exception("Could not tend the waiting handoff %s", handoff.id)
                 continue
-            offered = handoff.callback_offered_at
-            if offered and latest and latest[0] > offered and wants_callback(latest[1]):
-                self._take_callback(handoff, now, say, resume)
-                counts["took_callback"] += 1
-                continue
-            quiet_since = max(handoff.created_at, last_message or handoff.created_at)
-            asked = handoff.still_there_asked_at
-            if (now - quiet_since).total_seconds() >= routing.still_there_after_seconds and (
-                asked is None or asked < quiet_since
-            ):
-                self._say(say, handoff, STILL_THERE)
-                self.queue.told(handoff.id, still_there_asked_at=now)
-                counts["asked"] += 1
-            if breaches_sla(now, handoff.sla_due_at, wait) and handoff.callback_offered_at is None:
-                self._say(say, handoff, self._callback_offer(handoff, wait))
-                self.queue.told(handoff.id, callback_offered_at=now, position_told=position, position_told_at=now)
-                counts["offered_callback"] += 1
-                continue
-            recently = handoff.position_told_at and (now - handoff.position_told_at).total_seconds() < (
-                routing.position_update_seconds
-            )
-            if position != handoff.position_told and not recently:
-                self._say(say, handoff, position_message(position, wait))
-                self.queue.told(handoff.id, position_told=position, position_told_at=now)
-                counts["told_position"] += 1
+            if done:
+                counts[done] += 1
         return counts
 
-    def _left(self, handoff: Handoff, now: datetime, last_message: Optional[datetime]) -> bool:
+    def _tend_one(self, handoff, position, wait, now, say, latest_customer_message, resume, routing) -> Optional[str]:
+        """At most one message to one waiting customer per round; what was done (a count's name), if anything.
+        What the customer was told is recorded only once it was delivered (Rasa may be down: the next
+        round tries again)."""
+        latest = latest_customer_message(handoff.conversation_id)
+        last_message = latest[0] if latest else None
+        if self._left(handoff, now, last_message, resume):
+            return "abandoned"
+        offered = handoff.callback_offered_at
+        if offered and latest and latest[0] > offered and wants_callback(latest[1]):
+            return "took_callback" if self._take_callback(handoff, now, say, resume) else None
+        quiet_since = max(handoff.created_at, last_message or handoff.created_at)
+        asked = handoff.still_there_asked_at
+        if (now - quiet_since).total_seconds() >= routing.still_there_after_seconds and (
+            asked is None or asked < quiet_since
+        ):
+            if self._say(say, handoff, STILL_THERE):
+                self.queue.told(handoff.id, still_there_asked_at=now)
+                return "asked"
+            return None
+        if breaches_sla(now, handoff.sla_due_at, wait) and offered is None and self._can_be_contacted(handoff):
+            if self._say(say, handoff, self._callback_offer(handoff, wait)):
+                self.queue.told(handoff.id, callback_offered_at=now, position_told=position, position_told_at=now)
+                return "offered_callback"
+            return None
+        recently = handoff.position_told_at and (now - handoff.position_told_at).total_seconds() < (
+            routing.position_update_seconds
+        )
+        if position != handoff.position_told and not recently:
+            if self._say(say, handoff, position_message(position, wait)):
+                self.queue.told(handoff.id, position_told=position, position_told_at=now)
+                return "told_position"
+        return None
+
+    def _left(
+        self, handoff: Handoff, now: datetime, last_message: Optional[datetime], resume: Callable[[str], None]
+    ) -> bool:
+        """Abandonment: the handoff leaves the queue and the bot has the conversation again (it was
+        paused for the person), so a customer who comes back is answered and may ask again."""
         routing = self.rules.routing
+        why = None
         if (
             handoff.customer_left_at
             and (now - handoff.customer_left_at).total_seconds() >= routing.customer_gone_seconds
         ):
-            return self.queue.abandon(handoff.id, now, "the customer closed the chat window")
+            why = "the customer closed the chat window"
         asked = handoff.still_there_asked_at
         answered = last_message is not None and asked is not None and last_message >= asked
         if asked and not answered and (now - asked).total_seconds() >= routing.still_there_grace_seconds:
-            return self.queue.abandon(handoff.id, now, 'no answer to "are you still there?"')
-        return False
+            why = 'no answer to "are you still there?"'
+        if why is None or not self.queue.abandon(handoff.id, now, why):
+            return False
+        try:
+            resume(handoff.conversation_id)
+        except Exception as error:  # the handoff is closed anyway; the bot resumes when Rasa is back
+            logger.warning("Could not hand %s back to the bot after abandonment: %s", handoff.conversation_id, error)
+        return True
 
     @staticmethod
     def _paying(handoff: Handoff) -> bool:
         return handoff.tier in (Tier.VIP.value, Tier.PREMIUM.value, Tier.STANDARD.value)
 
+    def _can_be_contacted(self, handoff: Handoff) -> bool:
+        """A callback or an answer later needs someone the business knows: not an anonymous visitor."""
+        return bool(handoff.customer_id)
+
     def _callback_offer(self, handoff: Handoff, wait: Optional[int]) -> str:
-        how = "we call you back" if self._paying(handoff) else "we answer you by email"
+        how = (
+            "we call you back"
+            if self._paying(handoff)
+            else "we answer you later (by the contact details on your account)"
+        )
         if wait is None:
             why = "nobody from the team is free right now, so we may not reach you as soon as we promised"
         else:
@@ -215,22 +252,30 @@ class Router:
         )
 
     def _take_callback(
-        self, handoff: Handoff, now: datetime, say: Callable[[str, str], None], resume: Callable[[str], None]
-    ) -> None:
+        self, handoff: Handoff, now: datetime, say: Callable[[str, str], bool], resume: Callable[[str], None]
+    ) -> bool:
         """The customer took the offer: the chat becomes a callback (or a ticket), which agents take
         from the list with its SLA due time kept, and the bot has the conversation again."""
         channel = HandoffChannel.PHONE_CALLBACK if self._paying(handoff) else HandoffChannel.TICKET
         if not self.queue.switch_channel(handoff.id, channel, now):
-            return
-        done = "we'll call you back" if channel == HandoffChannel.PHONE_CALLBACK else "we'll answer you by email"
+            return False
+        done = (
+            "we'll call you back"
+            if channel == HandoffChannel.PHONE_CALLBACK
+            else "we'll answer you by the contact details on your account"
+        )
         self._say(say, handoff, f"Done: {done} as soon as someone is free. You can close this window.")
         try:
             resume(handoff.conversation_id)
         except Exception as error:
             logger.warning("Could not hand %s back to the bot: %s", handoff.conversation_id, error)
+        return True
 
-    def _say(self, say: Callable[[str, str], None], handoff: Handoff, text: str) -> None:
+    def _say(self, say: Callable[[str, str], None], handoff: Handoff, text: str) -> bool:
+        """Whether the words reached the conversation."""
         try:
             say(handoff.conversation_id, text)
-        except Exception as error:  # Rasa unavailable: the next round tries again
+            return True
+        except Exception as error:  # Rasa unavailable: not recorded as told, so the next round tries again
             logger.warning("Could not tell the customer of %s: %s", handoff.id, error)
+            return False

@@ -32,7 +32,7 @@ from common.conversation_log import Message
 from common.names import HandoffChannel, HandoffStatus
 from common.rasa_api import RasaUnavailable, RatingNotAsked
 from common.screening import screen_text
-from escalation.core.routing import OFFLINE, ONLINE, PRESENCES
+from escalation.core.routing import ONLINE, PRESENCES
 from escalation.core.sentiment import score_message
 from escalation.core.sla import closest_to_breach
 from escalation.queue.agents import AGENT, Agent
@@ -49,7 +49,14 @@ from escalation.web.app import (
     plain,
     route_soon,
 )
-from escalation.web.workspace import add_note, canned_responses, clocks_of, history, record_final_clocks
+from escalation.web.workspace import (
+    add_note,
+    canned_responses,
+    clocks_of,
+    handoff_messages,
+    history,
+    record_final_clocks,
+)
 
 logger = logging.getLogger(__name__)
 LONG_POLL_INTERVAL_SECONDS = 0.15
@@ -131,7 +138,7 @@ def handoff_detail(services: Services, handoff_id: str, agent: Agent) -> dict:
         "cursor": messages[-1].id if messages else 0,
         "sla": [clock.as_json() for clock in clocks_of(services, handoff, messages)],
         "notes": [plain(note) for note in services.queue.notes([handoff.id])],
-        "history": history(services, handoff),
+        "history": history(services, handoff, agent),
         "resolution_codes": list(services.rules.workspace.codes_for(handoff.queue)),
     }
 
@@ -155,12 +162,14 @@ def next_in_line(services: Services, handoff: Handoff, agent: Agent) -> None:
         )
 
 
-def listed(services: Services, status: str, agent: Agent, sort: str) -> list:
-    """The handoffs an agent sees, each with its SLA clocks and its latest customer message's id (the
-    console notices new messages and clocks turning at risk); `sort=sla`: closest to breach first."""
+def listed(services: Services, status: str, agent: Agent, sort: str, mine: bool = False) -> list:
+    """The handoffs an agent sees (`mine`: only their own), each with its SLA clocks and its latest
+    customer message's id (the console notices new messages and clocks turning at risk); `sort=sla`:
+    closest to breach first."""
     rows = []
-    for handoff in services.queue.list(status, agent.queues, agent_id=agent.name):
-        messages = services.log.messages(handoff.conversation_id)
+    handoffs = services.queue.list(status, [] if mine else agent.queues, agent_id=agent.name)
+    for handoff in handoffs:
+        messages = handoff_messages(services, handoff)
         clocks = clocks_of(services, handoff, messages)
         latest = max((m.id for m in messages if m.sender == "customer"), default=0)
         rows.append((closest_to_breach(clocks), plain(handoff, LIST_FIELDS), clocks, latest))
@@ -218,7 +227,6 @@ def wrap_up(services: Services, handoff: Handoff, body: Optional[dict]) -> tuple
 def resolve(services: Services, handoff_id: str, agent: Agent, body: Optional[dict] = None) -> Handoff:
     code, summary = wrap_up(services, owned(services, handoff_id, agent), body)
     resolved = services.queue.resolve(handoff_id, agent.name, services.clock(), code, summary)
-    record_final_clocks(services, resolved)
     try:
         services.rasa.hand_back_asking_for_csat(resolved.conversation_id, resolved.id)
     except RatingNotAsked as error:
@@ -230,6 +238,10 @@ def resolve(services: Services, handoff_id: str, agent: Agent, body: Optional[di
         except Exception:  # e.g. a new handoff opened meanwhile: it stays resolved, and the agent is told
             logger.exception("Could not reopen %s after a failed hand-back", handoff_id)
         raise ApiError(502, f"The bot could not take the conversation back ({error}); try again.") from None
+    try:  # after the hand-back: bookkeeping must never leave the customer with a paused bot
+        record_final_clocks(services, resolved)
+    except Exception:
+        logger.exception("Could not record how the SLA clocks of %s ended", handoff_id)
     return resolved
 
 
@@ -262,8 +274,8 @@ def set_presence(services: Services, agent: Agent, status: object) -> dict:
         raise ApiError(400, f'Send {{"status": "online" | "away" | "offline"}}, got {status!r}.')
     now = services.clock()
     services.agents.set_presence(agent.name, str(status), now)
-    if status != OFFLINE:
-        services.queue.renew_leases(agent.name, now)  # the console is open: their conversations stay theirs
+    # The console is open (whatever its status): the conversations the agent holds stay theirs.
+    services.queue.renew_leases(agent.name, now)
     return presence_of(services, agent)
 
 
@@ -293,8 +305,10 @@ def agents_blueprint() -> Blueprint:
     @api.post("/presence")
     async def presence(request: Request) -> HTTPResponse:
         services, body = _services(request), json_body(request)
-        state = await blocking(set_presence, services, request.ctx.agent, body.get("status") if body else None)
-        if state["presence"] == ONLINE:
+        agent = request.ctx.agent
+        before = await blocking(presence_of, services, agent)
+        state = await blocking(set_presence, services, agent, body.get("status") if body else None)
+        if state["presence"] == ONLINE and before["presence"] != ONLINE:
             route_soon(request.app, services)  # an agent came online: waiting chats may be theirs now
         return json_response(state)
 
@@ -312,8 +326,8 @@ def agents_blueprint() -> Blueprint:
             raise ApiError(
                 400, "sort must be due (SLA due time, then priority: the queue order) or sla (closest to breach)"
             )
-        services = _services(request)
-        return json_response(await blocking(listed, services, status, agent, sort))
+        services, mine = _services(request), request.args.get("mine") in ("1", "true")
+        return json_response(await blocking(listed, services, status, agent, sort, mine))
 
     @api.get("/handoffs/<handoff_id>")
     async def show(request: Request, handoff_id: str) -> HTTPResponse:

@@ -171,7 +171,9 @@ async def assign_waiting_and_greet(services: Services) -> int:
 def greet(services: Services, handoff: Handoff, agent_name: str) -> None:
     try:
         display_name = services.agents.account(agent_name).display_name
-        services.rasa.say_as_agent(handoff.conversation_id, joined_message(display_name), agent_name, display_name)
+        services.rasa.say_as_agent(
+            handoff.conversation_id, joined_message(display_name), agent_name, display_name, automatic=True
+        )
     except Exception as error:  # RasaUnavailable or a network fault
         logger.warning("Could not tell the customer of %s who joined: %s", handoff.id, error)
 
@@ -203,6 +205,33 @@ def _run_queue_upkeep(app: Sanic, services: Services) -> None:
 
     tasks: list = []
 
+    async def step(name: str, work: Callable[[], Any]) -> Any:
+        """Each step on its own: one that fails (Rasa down, a bad row) does not skip the others."""
+        try:
+            return await work()
+        except Exception:
+            logger.exception("Queue upkeep: %s failed; the next round retries", name)
+            return None
+
+    async def upkeep_round() -> None:
+        expired = await step("leases and SLA breaches", lambda: blocking(services.queue.upkeep, services.clock()))
+        if expired and any(expired):
+            logger.info("Queue upkeep: %d lease(s) expired, %d SLA breach(es) recorded", *expired)
+        await step("push routing", lambda: assign_waiting_and_greet(services))
+        await step("SLA clock events", lambda: blocking(record_sla_events, services))
+        told = await step(
+            "telling waiting customers",
+            lambda: calling_rasa(
+                services.router.tend_waiting,
+                services.clock(),
+                _say_as_bot(services),
+                services.log.latest_customer_message,
+                services.rasa.resume,
+            ),
+        )
+        if told and (told["abandoned"] or told["took_callback"]):
+            logger.info("Waiting customers: %s", told)
+
     async def upkeep_loop() -> None:
         while True:
             try:
@@ -210,20 +239,7 @@ def _run_queue_upkeep(app: Sanic, services: Services) -> None:
                 if lease is not None and not await blocking(lease.held, services.clock()):
                     await asyncio.sleep(QUEUE_UPKEEP_SECONDS)  # another process does it this round
                     continue
-                released, breached = await blocking(services.queue.upkeep, services.clock())
-                if released or breached:
-                    logger.info("Queue upkeep: %d lease(s) expired, %d SLA breach(es) recorded", released, breached)
-                await assign_waiting_and_greet(services)
-                await blocking(record_sla_events, services)
-                told = await calling_rasa(
-                    services.router.tend_waiting,
-                    services.clock(),
-                    _say_as_bot(services),
-                    services.log.latest_customer_message,
-                    services.rasa.resume,
-                )
-                if told["abandoned"] or told["took_callback"]:
-                    logger.info("Waiting customers: %s", told)
+                await upkeep_round()
             except Exception:  # a database hiccup must not end the loop; the next round retries
                 logger.exception("Queue upkeep failed; retrying in %s s", QUEUE_UPKEEP_SECONDS)
             await asyncio.sleep(QUEUE_UPKEEP_SECONDS)

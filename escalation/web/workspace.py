@@ -10,11 +10,12 @@ handoff's creation, the agents' and the customer's messages after it, the resolu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Dict, List, Optional, Sequence
 
 from common.conversation_log import Message
-from escalation.core.sla import AT_RISK, BREACHED, SlaClock, Timeline, sla_clocks, targets_for
+from escalation.core.sla import AT_RISK, BREACHED, SlaClock, SlaTargets, Timeline, sla_clocks, targets_for
 from escalation.queue.agents import Agent
 from escalation.queue.handoffs import Handoff
 from escalation.web.app import ApiError, Services, plain
@@ -34,17 +35,39 @@ def timeline(handoff: Handoff, messages: Sequence[Message]) -> Timeline:
     return Timeline(
         handoff.created_at,
         [at for m, at in since if m.sender == "customer"],
-        [at for m, at in since if m.sender == "agent"],
+        # The greeting sent for the agent on assignment is not their response.
+        [at for m, at in since if m.sender == "agent" and not m.automatic],
         handoff.resolved_at,
+    )
+
+
+def handoff_messages(services: Services, handoff: Handoff) -> List[Message]:
+    """This handoff's part of the conversation (a conversation id lives on across handoffs)."""
+    return services.log.messages(handoff.conversation_id, since=handoff.created_at)
+
+
+def handoff_targets(services: Services, handoff: Handoff) -> SlaTargets:
+    """The segment's targets; when the policy moved the first-response due time (queued while closed:
+    the SLA runs from the opening), the calendar clocks get the same extra time, so the badge, the
+    queue order and the routing agree."""
+    targets = targets_for(services.rules, handoff.tier)
+    if targets.business_hours:
+        return targets  # business-hours clocks pause while closed by themselves
+    extra = (handoff.sla_due_at - handoff.created_at).total_seconds() - targets.first_response_seconds
+    if extra <= 0:
+        return targets
+    resolution = targets.resolution_seconds
+    return replace(
+        targets,
+        first_response_seconds=targets.first_response_seconds + extra,
+        resolution_seconds=None if resolution is None else resolution + extra,
     )
 
 
 def clocks_of(services: Services, handoff: Handoff, messages: Optional[Sequence[Message]] = None) -> List[SlaClock]:
     if messages is None:
-        messages = services.log.messages(handoff.conversation_id)
-    return sla_clocks(
-        timeline(handoff, messages), targets_for(services.rules, handoff.tier), services.clock(), services.rules
-    )
+        messages = handoff_messages(services, handoff)
+    return sla_clocks(timeline(handoff, messages), handoff_targets(services, handoff), services.clock(), services.rules)
 
 
 def first_name(services: Services, handoff: Handoff) -> str:
@@ -61,16 +84,24 @@ def canned_responses(services: Services, handoff: Handoff) -> List[Dict[str, str
     ]
 
 
-def history(services: Services, handoff: Handoff) -> List[dict]:
-    """The customer's earlier handoffs, newest first, each with its wrap-up, rating, notes and the end
-    of its conversation (for the next agent: what was asked and promised last time)."""
+def history(services: Services, handoff: Handoff, agent: Agent) -> List[dict]:
+    """The customer's earlier handoffs that this agent may see (in the queues they serve, or their own),
+    newest first, each with its wrap-up, rating, notes and the end of its conversation (for the next
+    agent: what was asked and promised last time)."""
     if not handoff.customer_id:
         return []
-    earlier = [h for h in services.queue.of_customer(handoff.customer_id) if h.id != handoff.id][:HISTORY_HANDOFFS]
+    earlier = [
+        h
+        for h in services.queue.of_customer(handoff.customer_id)
+        if h.id != handoff.id and (agent.serves(h.queue) or h.agent_id == agent.name)
+    ][:HISTORY_HANDOFFS]
     notes = services.queue.notes([h.id for h in earlier])
     found = []
     for past in earlier:
-        messages = services.log.messages(past.conversation_id)[-HISTORY_MESSAGES:]
+        messages = handoff_messages(services, past)
+        if past.resolved_at:  # its part only: up to its resolution
+            messages = [m for m in messages if not m.timestamp or m.timestamp <= past.resolved_at.timestamp() + 1]
+        messages = messages[-HISTORY_MESSAGES:]
         found.append(
             {
                 **plain(
@@ -104,14 +135,18 @@ def add_note(services: Services, handoff: Handoff, agent: Agent, body: Optional[
 
 
 def record_sla_events(services: Services) -> int:
-    """Upkeep: each open handoff's clocks turning at risk or breached, recorded once per clock and state."""
+    """Upkeep: each open handoff's clocks turning at risk or breached, recorded once per clock and state
+    (what is recorded already is read in one query, so a clock that stays breached costs nothing)."""
     recorded = 0
     now = services.clock()
-    for handoff in services.queue.open_handoffs():
+    open_handoffs = services.queue.open_handoffs()
+    known = services.queue.sla_event_keys([h.id for h in open_handoffs])
+    for handoff in open_handoffs:
         for clock in clocks_of(services, handoff):
             states = {AT_RISK: (AT_RISK,), BREACHED: (AT_RISK, BREACHED)}.get(clock.state, ())
             for state in states:  # a clock found breached was at risk on the way
-                recorded += services.queue.record_sla_event(handoff, clock.name, state, now)
+                if (handoff.id, clock.name, state) not in known:
+                    recorded += services.queue.record_sla_event(handoff, clock.name, state, now)
     return recorded
 
 

@@ -85,16 +85,13 @@ class RecordingRasa:
             raise RasaUnavailable("connection refused (test)")
         self.calls.append(call)
 
-    def say_as_agent(self, conversation_id: str, text: str, agent: str, agent_name: str) -> None:
+    def say_as_agent(
+        self, conversation_id: str, text: str, agent: str, agent_name: str, automatic: bool = False
+    ) -> None:
         self._call("say_as_agent", conversation_id, text, agent)
+        metadata = {"agent": agent, "agent_name": agent_name, **({"automatic": True} if automatic else {})}
         self.tracker.append(
-            conversation_id,
-            {
-                "event": "bot",
-                "text": text,
-                "timestamp": self._now(),
-                "metadata": {"agent": agent, "agent_name": agent_name},
-            },
+            conversation_id, {"event": "bot", "text": text, "timestamp": self._now(), "metadata": metadata}
         )
 
     def hand_back_asking_for_csat(self, conversation_id: str, handoff_id: str) -> None:

@@ -209,7 +209,7 @@ async function refreshQueue() {
   try {
     const sort = $("sort").value;
     const [waiting, assigned] = await Promise.all([
-      api("GET", `/api/handoffs?status=waiting&sort=${sort}`), api("GET", `/api/handoffs?status=assigned&sort=${sort}`)]);
+      api("GET", `/api/handoffs?status=waiting&sort=${sort}`), api("GET", `/api/handoffs?status=assigned&mine=1&sort=${sort}`)]);
     state.waiting = waiting;
     state.mine = assigned.filter((h) => h.agent_id === session.person.name);
     $("load").textContent = `${state.mine.length} of ${session.person.capacity} chats`;
@@ -483,8 +483,10 @@ async function closeConversation(action, body) {
 
 // Wrap-up: the agent picks a resolution code (the queue's, from the rules) and may write a summary.
 $("resolve").addEventListener("click", () => {
-  $("resolution-code").replaceChildren(el("option", {text: "Choose…", attrs: {value: ""}}),
-    ...state.resolutionCodes.map((code) => el("option", {text: code.replaceAll("_", " "), attrs: {value: code}})));
+  const codes = state.resolutionCodes;  // none configured for the queue: resolving needs no code
+  $("resolution-code").replaceChildren(el("option", {text: codes.length ? "Choose…" : "(no codes for this queue)", attrs: {value: ""}}),
+    ...codes.map((code) => el("option", {text: code.replaceAll("_", " "), attrs: {value: code}})));
+  $("resolution-code").required = codes.length > 0;
   $("summary").value = "";
   $("wrap-up").showModal();
   $("resolution-code").focus();
@@ -493,9 +495,9 @@ $("wrap-up-cancel").addEventListener("click", () => $("wrap-up").close());
 $("wrap-up-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const code = $("resolution-code").value;
-  if (!code) { $("resolution-code").focus(); return; }
+  if (!code && state.resolutionCodes.length) { $("resolution-code").focus(); return; }
   $("wrap-up").close();
-  closeConversation("resolve", {resolution_code: code, summary: $("summary").value.trim() || undefined});
+  closeConversation("resolve", {resolution_code: code || undefined, summary: $("summary").value.trim() || undefined});
 });
 $("transfer").addEventListener("click", () => closeConversation("transfer", {
   queue: $("transfer-queue").value, reason: $("handoff-reason").value.trim() || undefined}));

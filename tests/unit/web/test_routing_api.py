@@ -205,3 +205,87 @@ def test_the_policy_sees_who_is_online_and_the_measured_wait(service):
     assert state.agents_available["general"] == 0 and state.online("general") == 1
     assert state.expected_wait_seconds["general"] == 160  # 2nd in line, a slot frees every 240/3 s
     assert "concierge" not in state.expected_wait_seconds  # bob does not serve it
+
+
+def test_an_abandoned_chat_goes_back_to_the_bot(service):
+    handoff = service.handoff()
+    service.services.queue.customer_left(handoff.conversation_id, service.clock())
+    service.clock.advance(seconds=91)
+    assert tend(service)["abandoned"] == 1
+    assert service.rasa.calls_named("resume")[-1][1] == handoff.conversation_id  # paused no more
+
+
+def test_what_rasa_did_not_deliver_is_said_again_next_round(service):
+    presence(service, "bob", "online")
+    service.services.agents.update("bob", known_queues=service.services.rules.queues, capacity=1)
+    service.handoff(sla_seconds=7200)
+    route(service)
+    handoff = service.handoff(sla_seconds=7200)
+    service.rasa.down = True
+    assert tend(service)["told_position"] == 0
+    assert service.services.queue.get(handoff.id).position_told is None  # not recorded as told
+    service.rasa.down = False
+    assert tend(service)["told_position"] == 1
+    assert service.rasa.said_by_bot(handoff.conversation_id) == ["You are 1st in line, about 6 minutes."]
+
+
+def test_one_message_per_customer_per_round(service):
+    presence(service, "bob", "online")
+    service.services.agents.update("bob", known_queues=service.services.rules.queues, capacity=1)
+    service.handoff(sla_seconds=7200)
+    route(service)
+    handoff = service.handoff(sla_seconds=700)  # the forecast will pass this SLA: an offer is due too
+    tend(service)
+    service.clock.advance(minutes=10)
+    presence(service, "bob", "online")
+    before = len(service.rasa.said_by_bot(handoff.conversation_id))
+    tend(service)
+    said = service.rasa.said_by_bot(handoff.conversation_id)[before:]
+    assert len(said) == 1 and said[0].startswith("Are you still there?")
+
+
+def test_a_chat_everyone_online_declined_gets_no_false_promise(service):
+    presence(service, "bob", "online")
+    handoff = service.handoff()
+    route(service)
+    service.api("POST", f"/api/handoffs/{handoff.id}/decline", person="bob", json={"reason": "wrong language"})
+    tend(service)
+    said = service.rasa.said_by_bot(handoff.conversation_id)
+    assert said and said[-1].startswith("I'm sorry: nobody from the team is free right now"), said
+
+
+@pytest.mark.parametrize(
+    "answer, takes",
+    [
+        ("call me back please", True),
+        ("yes, callback", True),
+        ("no, don't call me back, I'll wait", False),
+        ("I already opened a ticket", False),
+        ("ok", False),
+    ],
+)
+def test_only_a_real_yes_takes_the_callback(answer, takes):
+    from escalation.queue.routing import wants_callback
+
+    assert wants_callback(answer) is takes
+
+
+def test_the_greeting_on_assignment_is_not_the_first_response(service):
+    presence(service, "bob", "online")
+    handoff = service.handoff()
+    route(service)
+    assert service.rasa.calls_named("say_as_agent")  # greeted
+    clocks = {c["name"]: c for c in service.api("GET", f"/api/handoffs/{handoff.id}", person="bob").json["sla"]}
+    assert clocks["first_response"]["state"] == "running"  # until bob writes himself
+
+
+def test_history_shows_only_what_the_agent_may_see(service):
+    concierge = service.handoff(customer_id="demo-vip", queue="concierge", tier="vip")
+    service.api("POST", f"/api/handoffs/{concierge.id}/claim", person="alice")
+    service.api("POST", f"/api/handoffs/{concierge.id}/notes", person="alice", json={"text": "VIP discount 30%"})
+    service.api("POST", f"/api/handoffs/{concierge.id}/resolve", person="alice", json={"resolution_code": "answered"})
+    general = service.handoff(customer_id="demo-vip", queue="general", tier="vip")
+    assert service.api("GET", f"/api/handoffs/{general.id}", person="bob").json["history"] == []  # not his queue
+    assert [h["id"] for h in service.api("GET", f"/api/handoffs/{general.id}", person="alice").json["history"]] == [
+        concierge.id
+    ]
