@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after another; reports and charts land in bench/reports/."""
 
-from bench import faq_heldout, latency, nlu_clinc, relay_latency, security_probe, sentiment
+from bench import faq_heldout, latency, nlu_clinc, relay_latency, routing_simulation, security_probe, sentiment
 from bench.common import MissingBenchData
 
 STEPS = (
@@ -9,6 +9,7 @@ STEPS = (
     ("Sentiment and dissatisfaction", sentiment.main),
     ("Turn latency and throughput vs the rasa init baseline", latency.main),
     ("Live relay latency between console and widget", relay_latency.main),
+    ("A simulated support day: FIFO vs the product's routing", routing_simulation.main),
     ("Security probe of the running product (attacks and faults)", security_probe.main),
 )
 
