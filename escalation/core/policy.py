@@ -176,6 +176,12 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
         triggers.append(Reason(ReasonCode.BUYING_QUESTION, "buying-stage question"))
 
     sla_seconds = int(segment.sla_minutes * 60)
+    dissatisfied = bool(unhappy_history) or any(
+        t.code in (ReasonCode.NEGATIVE_MESSAGE, ReasonCode.FRUSTRATED) for t in triggers
+    )
+    if dissatisfied and rules.dissatisfied_sla_minutes is not None:
+        # The product's promise: dissatisfied customers reach a person sooner, in any tier.
+        sla_seconds = min(sla_seconds, int(rules.dissatisfied_sla_minutes * 60))
     if not triggers:
         return Decision(
             STAY,

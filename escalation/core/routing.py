@@ -56,6 +56,7 @@ class WaitingHandoff:
     sla_due_at: datetime
     created_at: datetime
     declined_by: FrozenSet[str] = frozenset()
+    customer_away: bool = False  # the chat window closed: not given to anyone unless they come back
 
 
 def urgency_key(handoff: WaitingHandoff) -> Tuple[datetime, int, datetime, str]:
@@ -81,18 +82,29 @@ def plan_assignments(
     waiting: Sequence[WaitingHandoff], agents: Sequence[AgentLoad], now: datetime, push_queues: Iterable[str]
 ) -> List[Tuple[str, str]]:
     """(handoff id, agent name) pairs for the waiting handoffs of push queues, most urgent first, each
-    agent's load updated as the plan goes, so nobody is planned over capacity."""
+    agent's load updated as the plan goes, so nobody is planned over capacity. A chat whose customer
+    closed the window waits for them to come back. Free slots are counted per queue, so a long line
+    with nobody free costs one pass over it, not a scan of every agent per chat."""
     pushed = set(push_queues)
     loads: Dict[str, AgentLoad] = {a.name: a for a in agents}
+    free: Dict[str, int] = {}
+    for agent in agents:
+        if agent.presence == ONLINE:
+            for queue in agent.queues:
+                free[queue] = free.get(queue, 0) + agent.free_slots
     plan: List[Tuple[str, str]] = []
-    for handoff in sorted((h for h in waiting if h.queue in pushed), key=urgency_key):
-        if not any(a.can_take(handoff.queue) for a in loads.values()):
-            continue  # nobody for this queue now; a later, less urgent handoff of another queue may still go
-        agent = choose_agent(handoff, loads.values())
-        if agent is None:
+    for handoff in sorted((h for h in waiting if h.queue in pushed and not h.customer_away), key=urgency_key):
+        if not any(free.values()):
+            break  # everyone is full: the rest of the line waits
+        if free.get(handoff.queue, 0) <= 0:
+            continue  # nobody for this queue now; a later, less urgent chat of another queue may still go
+        chosen = choose_agent(handoff, loads.values())
+        if chosen is None:
             continue
-        plan.append((handoff.id, agent.name))
-        loads[agent.name] = replace(agent, open_conversations=agent.open_conversations + 1, last_assigned_at=now)
+        plan.append((handoff.id, chosen.name))
+        loads[chosen.name] = replace(chosen, open_conversations=chosen.open_conversations + 1, last_assigned_at=now)
+        for queue in chosen.queues:
+            free[queue] -= 1
     return plan
 
 

@@ -102,6 +102,10 @@ class Rules:
     competitors: Tuple[str, ...]
     routing: Routing = field(default_factory=lambda: Routing({}))
     workspace: Workspace = field(default_factory=Workspace)
+    # A handover because the customer is dissatisfied (a negative message, frustration) or from a
+    # customer with an unhappy history gets at most this first-response SLA, whatever the tier (None: the
+    # tier's): the line is ordered by SLA due time, so this is what serves them sooner.
+    dissatisfied_sla_minutes: Optional[float] = None
 
 
 # --- Loading and validating the rules ------------------------------------------------------------
@@ -348,6 +352,7 @@ def parse_rules(data: Mapping[str, Any]) -> Rules:
         competitors=tuple(str(c).lower() for c in churn.get("competitors") or ()),
         routing=routing,
         workspace=_workspace(errors, data, queues),
+        dissatisfied_sla_minutes=_optional_minutes(errors, "satisfaction.dissatisfied_sla_minutes", satisfaction),
     )
     if errors:
         raise RulesError("Invalid escalation rules:\n  - " + "\n  - ".join(errors))

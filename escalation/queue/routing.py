@@ -67,6 +67,7 @@ def waiting_view(handoff: Handoff) -> WaitingHandoff:
         handoff.sla_due_at,
         handoff.created_at,
         frozenset(handoff.declined_by),
+        customer_away=handoff.customer_left_at is not None,
     )
 
 

@@ -205,3 +205,19 @@ def test_all_problems_are_reported_at_once():
     with pytest.raises(RulesError) as error:
         parse_rules(data)
     assert "segments.vip.priority" in str(error.value) and "segments.free.channel" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "customer, signals, with_option, shipped",
+    [
+        (STANDARD, VERY, 300, 3600),  # dissatisfied: at most 5 minutes, not the tier's hour
+        (FREE, VERY, 300, 86400),  # whatever the tier
+        (VIP, VERY, 120, 120),  # already sooner: the tier's own SLA stands
+        (STANDARD, PERSON, 3600, 3600),  # a calm request for a person: the tier's SLA
+    ],
+)
+def test_the_rules_can_give_dissatisfied_customers_a_shorter_sla(customer, signals, with_option, shipped):
+    data = read_rules_mapping(SHIPPED_RULES_FILE)
+    data["satisfaction"]["dissatisfied_sla_minutes"] = 5  # the rules' option (off in the shipped file)
+    assert decide(customer, signals, CALM, OPEN, parse_rules(data)).sla_seconds == with_option
+    assert decide(customer, signals, CALM, OPEN, RULES).sla_seconds == shipped
