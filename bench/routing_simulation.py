@@ -986,7 +986,7 @@ def scale_chart(run: Run, worst: Mapping[int, float], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("chats waiting at the call")
     ax.set_ylabel("ms per plan_assignments call")
-    ax.set_title(f"plan_assignments with {len(run.agents)} agents: the cost grows with waiting chats x agents")
+    ax.set_title(f"plan_assignments with {len(run.agents)} agents, all full: cost by waiting chats")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -1325,8 +1325,8 @@ def report(
                      f"{t['assignments']:,} |")  # fmt: skip
     lines += [
         "",
-        f"Each call sorts the whole waiting list and, for every waiting chat, scans all {len(product.agents)} "
-        "agents for one who can take it, even when nobody has room: the cost grows with waiting chats x agents. "
+        "Each call sorts the waiting list and counts free slots per queue: it skips the chats of a queue with "
+        "no free slot and stops once nobody has room, so a long line with everyone busy costs one sort. "
         f"Measured on the same machine with all {len(product.agents)} agents online and full:",
         "",
         "| chats waiting | " + " | ".join(f"{size:,}" for size in worst) + " |",
@@ -1336,8 +1336,8 @@ def report(
         f"On this day at most {sizes['max']:,} chats waited and a call took {call_ms['median']:.2f} ms at the "
         f"median but {call_ms['p90']:.1f} ms at the p90 (calls with a long line and nobody free), "
         f"{timings['ms_per_assignment']:.2f} ms per assignment. That is small next to the database round "
-        "trips around each call (not simulated). But on a day where thousands wait (a long outage, a shift "
-        "that does not turn up) every call costs the table's last columns, and the product makes one on "
+        "trips around each call (not simulated). On a day where thousands wait (a long outage, a shift "
+        "that does not turn up) every call costs the table's last column, and the product makes one on "
         "every queued chat, every freed slot and every 5 seconds: at this day's busiest hour's "
         f"{busiest:.1f} calls a second, 5,000 waiting chats "
         f"would keep {busiest * worst.get(5000, float('nan')) / 10:.0f}% of a core busy with routing alone, "

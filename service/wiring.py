@@ -23,6 +23,7 @@ from escalation.web.accounts import accounts_blueprint, trust_proxies
 from escalation.web.agents_api import agents_blueprint
 from escalation.web.app import Services, create_app
 from escalation.web.site import site_blueprint
+from escalation.web.workspace import record_sla_events
 from training.dissatisfaction_labels import DissatisfactionLabeller
 from training.jobs import ReleaseJobs
 from training.labels import Labeller
@@ -63,7 +64,9 @@ def training_for(settings: Settings, database: Database) -> Training:
 def app_for(services: Services, training: Training) -> Sanic:
     """The web app: every audience's blueprint, the trainers' errors mapped with the escalation ones."""
     blueprints = [site_blueprint(), accounts_blueprint(), agents_blueprint(), trainers_blueprint(training)]
-    app = create_app(services, blueprints, error_statuses=TRAINING_ERRORS)
+    app = create_app(
+        services, blueprints, error_statuses=TRAINING_ERRORS, upkeep_steps=[("SLA clock events", record_sla_events)]
+    )
     trust_proxies(app, services.settings.trusted_proxies)  # whose X-Forwarded-For sign-in's throttle believes
     return app
 

@@ -20,7 +20,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, Optional, Type
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple, Type
 
 from sanic import Blueprint, Sanic
 from sanic.request import Request
@@ -113,8 +113,15 @@ def _error(status: int, message: str) -> HTTPResponse:
     return json_response({"error": message}, status=status)
 
 
+# A step the wiring adds to each upkeep round: a name for the log, and the work (blocking, in the pool).
+UpkeepStep = Tuple[str, Callable[[Services], Any]]
+
+
 def create_app(
-    services: Services, blueprints: Iterable[Blueprint], error_statuses: Optional[Dict[Type[Exception], int]] = None
+    services: Services,
+    blueprints: Iterable[Blueprint],
+    error_statuses: Optional[Dict[Type[Exception], int]] = None,
+    upkeep_steps: Sequence[UpkeepStep] = (),
 ) -> Sanic:
     statuses = {**ERROR_STATUSES, **(error_statuses or {})}
     app = Sanic(f"escalation-{uuid.uuid4().hex[:8]}")
@@ -137,7 +144,7 @@ def create_app(
     async def as_json(request: Request, error: Exception) -> HTTPResponse:
         return _error_response(request, error, statuses)
 
-    _run_queue_upkeep(app, services)
+    _run_queue_upkeep(app, services, upkeep_steps)
     return app
 
 
@@ -197,12 +204,10 @@ def _say_as_bot(services: Services) -> Callable[[str, str], None]:
     return say
 
 
-def _run_queue_upkeep(app: Sanic, services: Services) -> None:
+def _run_queue_upkeep(app: Sanic, services: Services, extra_steps: Sequence[UpkeepStep] = ()) -> None:
     """On a timer: silent agents' handoffs back to the queue, SLA breaches recorded, push routing, and
     the waiting customers kept informed (their place in line, a callback offer before the SLA passes,
-    "are you still there?", abandonment), and SLA clocks turning at risk or breached recorded."""
-    from escalation.web.workspace import record_sla_events  # it builds on this module's Services
-
+    "are you still there?", abandonment), and the wiring's own steps (the workspace's SLA clock events)."""
     tasks: list = []
 
     async def step(name: str, work: Callable[[], Any]) -> Any:
@@ -218,7 +223,8 @@ def _run_queue_upkeep(app: Sanic, services: Services) -> None:
         if expired and any(expired):
             logger.info("Queue upkeep: %d lease(s) expired, %d SLA breach(es) recorded", *expired)
         await step("push routing", lambda: assign_waiting_and_greet(services))
-        await step("SLA clock events", lambda: blocking(record_sla_events, services))
+        for name, work in extra_steps:
+            await step(name, lambda work=work: blocking(work, services))
         told = await step(
             "telling waiting customers",
             lambda: calling_rasa(
