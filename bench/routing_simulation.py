@@ -48,7 +48,6 @@ from escalation.core.routing import (
     ONLINE,
     AgentLoad,
     WaitingHandoff,
-    choose_agent,
     median_handle_seconds,
     plan_assignments,
     queue_waits,
@@ -406,33 +405,16 @@ def _detected_at(scenario: Scenario, rules: Rules, conversation: Conversation, l
     return math.ceil(seen / UPKEEP_SECONDS) * UPKEEP_SECONDS
 
 
+def arrival_order(handoff: WaitingHandoff) -> Tuple[datetime, str]:
+    return (handoff.created_at, handoff.id)
+
+
 def fifo_plan(
     waiting: Sequence[WaitingHandoff], agents: Sequence[AgentLoad], now: datetime, push_queues: Iterable[str]
 ) -> List[Tuple[str, str]]:
-    """First come, first served: the waiting chats in arrival order, each to the eligible agent the
-    product's `choose_agent` picks, loads updated as the plan goes; exactly plan_assignments' rules but
-    the order (a test checks that)."""
-    pushed = set(push_queues)
-    loads: Dict[str, AgentLoad] = {a.name: a for a in agents}
-    room: Dict[str, int] = {}
-    for agent in agents:
-        if agent.presence == ONLINE:
-            for queue in agent.queues:
-                room[queue] = room.get(queue, 0) + agent.free_slots
-    plan: List[Tuple[str, str]] = []
-    for handoff in sorted(waiting, key=lambda h: (h.created_at, h.id)):
-        if not any(room.values()):
-            break
-        if handoff.queue not in pushed or room.get(handoff.queue, 0) <= 0:
-            continue
-        agent = choose_agent(handoff, loads.values())
-        if agent is None:
-            continue
-        plan.append((handoff.id, agent.name))
-        loads[agent.name] = replace(agent, open_conversations=agent.open_conversations + 1, last_assigned_at=now)
-        for queue in agent.queues:
-            room[queue] -= 1
-    return plan
+    """First come, first served: the product's own plan_assignments (eligibility, choose_agent, loads
+    updated as the plan goes) with the waiting chats in arrival order instead of by urgency."""
+    return plan_assignments(waiting, agents, now, push_queues, order=arrival_order)
 
 
 def simulate(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -24,7 +23,7 @@ from typing import Dict, List, Tuple
 import yaml
 
 from escalation.detector import DISSATISFIED, NOT_DISSATISFIED, labelled_messages
-from training.labels import LabelError, clean_message, heldout_share
+from training.labels import LabelError, LabelResult, clean_message, heldout_share
 from training.project import BotProject, normalize
 from training.store import TEST, TRAIN, Review, ReviewStore
 
@@ -38,24 +37,6 @@ HELDOUT_HEADER = (
     "# Held-out dissatisfaction labels: a share of every batch trainers labelled, chosen by hash.\n"
     "# Never train or tune on them; the release gate checks every candidate's detector on them.\n"
 )
-
-
-@dataclass
-class DissatisfactionLabelResult:
-    label: str
-    batch: str
-    trained: List[str] = field(default_factory=list)
-    held_out: List[str] = field(default_factory=list)
-    skipped: List[Dict[str, str]] = field(default_factory=list)  # {"text", "reason"}
-
-    def as_json(self) -> dict:
-        return {
-            "label": self.label,
-            "batch": self.batch,
-            "trained": self.trained,
-            "held_out": self.held_out,
-            "skipped": self.skipped,
-        }
 
 
 def render(header: str, texts: List[str], labels: List[int]) -> str:
@@ -94,7 +75,7 @@ class DissatisfactionLabeller:
         self.share = heldout_share_of_batch
         self._lock = threading.Lock()  # one batch at a time edits the files
 
-    def label(self, texts: List[str], label: str, trainer: str = "trainer") -> DissatisfactionLabelResult:
+    def label(self, texts: List[str], label: str, trainer: str = "trainer") -> LabelResult:
         if label not in LABELS:
             raise LabelError(f"label must be one of {list(LABELS)}.")
         if not isinstance(texts, list) or not texts:
@@ -103,8 +84,8 @@ class DissatisfactionLabeller:
         with self._lock:
             return self._label(cleaned, label, trainer)
 
-    def _label(self, cleaned: List[str], label: str, trainer: str) -> DissatisfactionLabelResult:
-        result = DissatisfactionLabelResult(label, str(uuid.uuid4()))
+    def _label(self, cleaned: List[str], label: str, trainer: str) -> LabelResult:
+        result = LabelResult(label, str(uuid.uuid4()))
         known, seen, fresh = labelled(self.project), set(), []
         for text in cleaned:
             key = normalize(text)

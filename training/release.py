@@ -391,6 +391,15 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
     return finish(True, [])
 
 
+def per_label_table(per_label: dict) -> List[str]:
+    """A report's table of per-label accuracy, candidate next to the live model."""
+    rows = ["| label | messages | candidate | live |", "|---|---|---|---|"]
+    for label, row in per_label.items():
+        live = "–" if row["live"] is None else f"{row['live']:.2f}"
+        rows.append(f"| {label} | {row['messages']} | {row['candidate']:.2f} | {live} |")
+    return rows
+
+
 def markdown(report: dict) -> str:
     verdict = "passed" if report.get("passed") else "refused"
     lines = [
@@ -415,12 +424,8 @@ def markdown(report: dict) -> str:
             f"| overall accuracy | {held['candidate']:.3f} | "
             f"{'–' if held['live'] is None else format(held['live'], '.3f')} |",
             "",
-            "| label | messages | candidate | live |",
-            "|---|---|---|---|",
+            *per_label_table(held["per_label"]),
         ]
-        for label, row in held["per_label"].items():
-            live = "–" if row["live"] is None else f"{row['live']:.2f}"
-            lines.append(f"| {label} | {row['messages']} | {row['candidate']:.2f} | {live} |")
         lines += ["", "![confusion](confusion.png)", ""]
     detector = report.get("dissatisfaction")
     if detector and detector["messages"]:
@@ -429,13 +434,9 @@ def markdown(report: dict) -> str:
             "",
             f"{detector['messages']} messages trainers labelled (share right: whether each is called dissatisfied).",
             "",
-            "| label | messages | candidate | live |",
-            "|---|---|---|---|",
+            *per_label_table(detector["per_label"]),
+            "",
         ]
-        for label, row in detector["per_label"].items():
-            live = "–" if row["live"] is None else f"{row['live']:.2f}"
-            lines.append(f"| {label} | {row['messages']} | {row['candidate']:.2f} | {live} |")
-        lines.append("")
     for key in ("validate", "stories"):
         if report.get(key):
             lines.append(f"- {report[key]}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 ONLINE, AWAY, OFFLINE = "online", "away", "offline"
 PRESENCES = (ONLINE, AWAY, OFFLINE)
@@ -79,9 +79,14 @@ def choose_agent(handoff: WaitingHandoff, agents: Iterable[AgentLoad]) -> Option
 
 
 def plan_assignments(
-    waiting: Sequence[WaitingHandoff], agents: Sequence[AgentLoad], now: datetime, push_queues: Iterable[str]
+    waiting: Sequence[WaitingHandoff],
+    agents: Sequence[AgentLoad],
+    now: datetime,
+    push_queues: Iterable[str],
+    order: Callable[[WaitingHandoff], Any] = urgency_key,
 ) -> List[Tuple[str, str]]:
-    """(handoff id, agent name) pairs for the waiting handoffs of push queues, most urgent first, each
+    """(handoff id, agent name) pairs for the waiting handoffs of push queues, most urgent first (`order`:
+    another order, as the benchmark's first-come-first-served baseline uses), each
     agent's load updated as the plan goes, so nobody is planned over capacity. A chat whose customer
     closed the window waits for them to come back. Free slots are counted per queue, so a long line
     with nobody free costs one pass over it, not a scan of every agent per chat."""
@@ -93,7 +98,7 @@ def plan_assignments(
             for queue in agent.queues:
                 free[queue] = free.get(queue, 0) + agent.free_slots
     plan: List[Tuple[str, str]] = []
-    for handoff in sorted((h for h in waiting if h.queue in pushed and not h.customer_away), key=urgency_key):
+    for handoff in sorted((h for h in waiting if h.queue in pushed and not h.customer_away), key=order):
         if not any(free.values()):
             break  # everyone is full: the rest of the line waits
         if free.get(handoff.queue, 0) <= 0:

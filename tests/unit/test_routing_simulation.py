@@ -50,7 +50,6 @@ def test_the_quick_scenario_runs_and_reports_every_target():
 
 def test_the_simulation_runs_the_products_code_not_a_copy(rules, monkeypatch):
     assert sim.plan_assignments is routing.plan_assignments
-    assert sim.choose_agent is routing.choose_agent
     assert sim.decide is policy.decide
     calls = []
 
@@ -63,6 +62,9 @@ def test_the_simulation_runs_the_products_code_not_a_copy(rules, monkeypatch):
     run = sim.simulate(SMALL, rules, conversations, sim.roster(SMALL), sim.PRODUCT)
     assert len(calls) == len(run.plan_calls) > 0
     assert len(run.decisions) == len(conversations)
+    calls.clear()  # FIFO is the product's plan too, in arrival order
+    sim.simulate(SMALL, rules, conversations, sim.roster(SMALL), sim.FIFO, decisions=run.decisions)
+    assert calls
 
 
 def test_the_same_seed_gives_the_same_day_and_another_seed_another(rules):
