@@ -73,6 +73,19 @@ class Comparison:
     per_label: Dict[str, Tuple[float, Optional[float], int]]  # label -> candidate, live, examples
     refusals: List[str] = field(default_factory=list)
 
+    def as_json(self, messages: int) -> dict:
+        """For the release report: both models overall and per label, rounded."""
+        candidate, live = self.overall
+        return {
+            "messages": messages,
+            "candidate": round(candidate, 4),
+            "live": round(live, 4) if live is not None else None,
+            "per_label": {
+                label: {"candidate": round(cand, 3), "live": None if was is None else round(was, 3), "messages": n}
+                for label, (cand, was, n) in self.per_label.items()
+            },
+        }
+
 
 def compare(
     candidate: Dict[str, Tuple[int, int]], live: Optional[Dict[str, Tuple[int, int]]], tolerance: Tolerance
@@ -328,13 +341,7 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
     live_eval = evaluate(live_parser, pairs) if live_parser else None
     comparison = compare(cand_eval.per_label, live_eval.per_label if live_eval else None, tolerance)
     report["heldout"] = {
-        "messages": len(pairs),
-        "candidate": round(comparison.overall[0], 4),
-        "live": round(comparison.overall[1], 4) if comparison.overall[1] is not None else None,
-        "per_label": {
-            label: {"candidate": round(cand, 3), "live": None if live is None else round(live, 3), "messages": n}
-            for label, (cand, live, n) in comparison.per_label.items()
-        },
+        **comparison.as_json(len(pairs)),
         "confusions": [
             {"expected": g, "predicted": p, "count": n} for (g, p), n in cand_eval.confusions().most_common(15)
         ],
@@ -351,15 +358,7 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
         detector_counts(live_parser, labelled) if live_parser else None,
         tolerance,
     )
-    report["dissatisfaction"] = {
-        "messages": len(labelled),
-        "candidate": round(detector.overall[0], 4),
-        "live": round(detector.overall[1], 4) if detector.overall[1] is not None else None,
-        "per_label": {
-            label: {"candidate": round(cand, 3), "live": None if live is None else round(live, 3), "messages": n}
-            for label, (cand, live, n) in detector.per_label.items()
-        },
-    }
+    report["dissatisfaction"] = detector.as_json(len(labelled))
     if detector.refusals:
         return finish(False, [f"dissatisfaction detector: {reason}" for reason in detector.refusals])
 
