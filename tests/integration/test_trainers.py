@@ -244,6 +244,7 @@ def a_trainer_labels_and_releases_in_the_browser(pages, system, original: str, g
     expect(verdict).to_contain_text("Passed", timeout=RELEASE_TIMEOUT_SECONDS * 1000)
     expect(page.locator("#release table.report").first).to_be_visible()
     expect(page.locator("#release img.confusion")).to_be_visible(timeout=15_000)
+    expect(page.locator("#release")).to_contain_text("Dissatisfaction detector on")  # the gate's detector check
     expect(page.locator("#models")).to_contain_text("candidate-")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "trainer.png"), full_page=True)

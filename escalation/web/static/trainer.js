@@ -170,6 +170,14 @@ function releaseView(run) {
     }
     showChart(run.id, box);
   }
+  const detector = report.dissatisfaction;
+  if (detector && detector.messages) {  // the dissatisfaction detector the candidate carries, on the held-out labels
+    const fmt = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(2));
+    box.append(el("h4", {text: `Dissatisfaction detector on ${detector.messages} held-out labels`}),
+               table(["label", "messages", "candidate", "live"],
+                     Object.entries(detector.per_label).map(([label, r]) =>
+                       [label.replace("_", " "), String(r.messages), fmt(r.candidate), fmt(r.live)])));
+  }
   for (const key of ["validate", "stories"]) if (report[key]) box.append(el("p", {cls: "hint", text: report[key]}));
 }
 
