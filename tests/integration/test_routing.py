@@ -7,6 +7,7 @@ a notification; the agent answers and resolves."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -33,6 +34,14 @@ def system(trained_model, tmp_path_factory):
 
 def presence(system, agent: str, status: str) -> None:
     system.api("POST", "/api/presence", agent=agent, json={"status": status}).raise_for_status()
+
+
+def wait_until_online(system, agent: str) -> None:
+    """The console's switch posts the presence in the background: the test goes on once it is stored."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while system.api("GET", "/api/me", agent=agent).json()["presence"] != "online":
+        assert time.monotonic() < deadline, f"{agent} did not go online"
+        time.sleep(0.1)  # polling for the condition
 
 
 def handoff_of(system, conversation_id: str) -> dict:
@@ -95,6 +104,7 @@ def test_a_pushed_conversation_appears_in_the_console_by_itself(browser, system)
     agent = sign_in(browser, system, "alice")
     expect(agent.locator("#presence")).to_have_value("away")  # the console keeps what she set last
     agent.select_option("#presence", "online")  # alice goes online in the console
+    wait_until_online(system, "alice")
     expect(agent.locator("#load")).to_contain_text("of 3 chats", timeout=WAIT_MS)
 
     customer = open_website_as(browser, system, "demo-standard")
@@ -141,6 +151,7 @@ def test_an_agents_day_in_the_workspace(browser, system):  # noqa: F811
     ).raise_for_status()
     agent = sign_in(browser, system, "alice")
     agent.select_option("#presence", "online")
+    wait_until_online(system, "alice")
 
     vip = open_website_as(browser, system, "demo-vip")
     customer_says(vip, "I want to talk to a person about my sofa")

@@ -307,10 +307,20 @@ function historyItem(past) {
   ]);
 }
 
+// The open conversation's notes by id: a detail fetched before a note was added must not hide it.
+const shownNotes = new Map();
+
+function renderNotes() {
+  const notes = [...shownNotes.values()].sort((a, b) => a.id - b.id);
+  $("notes").replaceChildren(...notes.map(noteItem));
+  if (!notes.length) $("notes").append(el("li", {cls: "hint", text: "No notes yet."}));
+}
+
 function showWorkspace(detail) {
   $("sla-clocks").replaceChildren(...clockBadges(detail.sla));
-  $("notes").replaceChildren(...(detail.notes || []).map(noteItem));
-  if (!(detail.notes || []).length) $("notes").append(el("li", {cls: "hint", text: "No notes yet."}));
+  if (detail.id !== shownNotes.handoffId) { shownNotes.clear(); shownNotes.handoffId = detail.id; }
+  for (const note of detail.notes || []) shownNotes.set(note.id, note);
+  renderNotes();
   $("history").replaceChildren(...(detail.history || []).map(historyItem));
   if (!(detail.history || []).length) $("history").append(el("li", {cls: "hint", text: "No earlier handoffs."}));
   state.resolutionCodes = detail.resolution_codes || [];
@@ -342,8 +352,8 @@ $("note-form").addEventListener("submit", async (event) => {
   if (!text || !state.openId) return;
   try {
     const note = await api("POST", `/api/handoffs/${encodeURIComponent(state.openId)}/notes`, {text});
-    if ($("notes").querySelector(".hint")) $("notes").replaceChildren();
-    $("notes").append(noteItem(note));
+    if (note.handoff_id === shownNotes.handoffId) shownNotes.set(note.id, note);
+    renderNotes();
     $("note").value = "";
     setStatus("Note added (agents only).");
   } catch (error) {
