@@ -283,12 +283,15 @@ class HandoffQueue:
         queues: Optional[Iterable[str]] = None,
         limit: int = 200,
         agent_id: Optional[str] = None,
+        channel: Optional[str] = None,
     ) -> List[Handoff]:
         """Handoffs with `status` (any when None) in queue order; only those in `queues` when given,
-        plus, with `agent_id`, that agent's own wherever they are."""
+        plus, with `agent_id`, that agent's own wherever they are; only of `channel` when given."""
         query = select(HandoffRow)
         if status:
             query = query.where(HandoffRow.status == status)
+        if channel:
+            query = query.where(HandoffRow.channel == channel)
         if queues is not None:
             visible = HandoffRow.queue.in_(list(queues))
             query = query.where(or_(visible, HandoffRow.agent_id == agent_id) if agent_id else visible)
@@ -296,11 +299,13 @@ class HandoffQueue:
             rows = session.execute(query.order_by(*QUEUE_ORDER).limit(limit)).scalars().all()
             return [_to_handoff(r) for r in rows]
 
-    def waiting_counts(self) -> dict:
+    def waiting_counts(self, channel: Optional[str] = None) -> Dict[str, int]:
+        """Queue -> handoffs waiting in it (of `channel` only, when given)."""
+        query = select(HandoffRow.queue, func.count()).where(HandoffRow.status == WAITING)
+        if channel:
+            query = query.where(HandoffRow.channel == channel)
         with self._database.session() as session:
-            rows = session.execute(
-                select(HandoffRow.queue, func.count()).where(HandoffRow.status == WAITING).group_by(HandoffRow.queue)
-            ).all()
+            rows = session.execute(query.group_by(HandoffRow.queue)).all()
         return {queue: count for queue, count in rows}
 
     def claim(
@@ -563,10 +568,7 @@ class HandoffQueue:
 
     def waiting_chats(self, limit: int = 5000) -> List[Handoff]:
         """Live chats waiting for a person, in queue order (callbacks and tickets are claimed from the list)."""
-        query = select(HandoffRow).where(HandoffRow.status == WAITING, HandoffRow.channel == HandoffChannel.LIVE_CHAT)
-        with self._database.session() as session:
-            rows = session.execute(query.order_by(*QUEUE_ORDER).limit(limit)).scalars().all()
-            return [_to_handoff(r) for r in rows]
+        return self.list(WAITING, limit=limit, channel=HandoffChannel.LIVE_CHAT)
 
     def handle_times(self, queue: str, last: int = 50) -> List[float]:
         """Seconds from assignment to resolution of the queue's latest resolved live chats."""

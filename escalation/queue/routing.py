@@ -98,9 +98,7 @@ class Router:
     def queue_state(self, now: datetime) -> QueueState:
         """The honest queue state for the escalation policy: who is online with room, and the wait of a
         customer joining now from the line ahead and the measured handle times."""
-        waiting: Dict[str, int] = {}
-        for handoff in self.queue.waiting_chats():
-            waiting[handoff.queue] = waiting.get(handoff.queue, 0) + 1
+        waiting = self.queue.waiting_counts(channel=HandoffChannel.LIVE_CHAT)
         waits, available, online = queue_waits(self.rules.queues, self.loads(now), waiting, self.handle_seconds())
         return QueueState(waits, available, online)
 

@@ -305,10 +305,10 @@ def agents_blueprint() -> Blueprint:
     @api.post("/presence")
     async def presence(request: Request) -> HTTPResponse:
         services, body = _services(request), json_body(request)
-        agent = request.ctx.agent
-        before = await blocking(presence_of, services, agent)
+        agent, timeout = request.ctx.agent, services.settings.agent_presence_timeout_seconds
+        before = await blocking(services.agents.presence, agent.name, services.clock(), timeout)
         state = await blocking(set_presence, services, agent, body.get("status") if body else None)
-        if state["presence"] == ONLINE and before["presence"] != ONLINE:
+        if state["presence"] == ONLINE and before != ONLINE:
             route_soon(request.app, services)  # an agent came online: waiting chats may be theirs now
         return json_response(state)
 

@@ -2,7 +2,6 @@
 never twice, the files restored when a write goes wrong; the inbox offers low-rated conversations'
 messages until they are labelled."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from tests.unit.test_inbox import bot, conversation, user
 from training.dissatisfaction_labels import DissatisfactionLabeller, labelled
 from training.inbox import build_inbox
 from training.labels import LabelError, heldout_share
-from training.project import BotProject, normalize
+from training.project import normalize
 from training.store import ReviewStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,13 +22,6 @@ BATCH = [
     "I was charged twice for the same lamp",
     "the courier never came on the day you gave me",
 ]
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> BotProject:
-    for part in ("data", "bot", "tests/nlu"):
-        shutil.copytree(ROOT / part, tmp_path / part)
-    return BotProject(tmp_path)
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Labelling writes into the project's YAML files, keeping them as they were otherwise."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -8,17 +7,10 @@ import yaml
 
 from tests.support.database import migrated_database
 from training.labels import FAQ, INTENT, NEW_FAQ, LabelError, Labeller, heldout_share, insert_examples
-from training.project import OUT_OF_SCOPE, BotProject, normalize
+from training.project import OUT_OF_SCOPE, normalize
 from training.store import ReviewStore
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> BotProject:
-    for part in ("data", "bot", "tests/nlu"):
-        shutil.copytree(ROOT / part, tmp_path / part)
-    return BotProject(tmp_path)
 
 
 @pytest.fixture
