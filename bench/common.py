@@ -72,7 +72,14 @@ def run_stamp() -> str:
 def write_report(name: str, title: str, body: str) -> Path:
     REPORTS_DIR.mkdir(exist_ok=True)
     path = REPORTS_DIR / f"{name}.md"
-    path.write_text(f"# {title}\n\nMeasured {run_stamp()} on {machine_description()}.\n\n{body}\n")
+    load = os.getloadavg()[0]
+    busy = (
+        " (the machine was busy with other work: timings are inflated)" if load > (os.cpu_count() or 1) * 0.75 else ""
+    )
+    path.write_text(
+        f"# {title}\n\nMeasured {run_stamp()} on {machine_description()}; 1-minute load average when the report "
+        f"was written: {load:.1f}{busy}.\n\n{body}\n"
+    )
     return path
 
 

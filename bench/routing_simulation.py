@@ -8,9 +8,10 @@ from an honest queue state (`escalation.core.routing.queue_waits` over the simul
 measured handle times, as `Router.queue_state` computes it); the product's routing is
 `escalation.core.routing.plan_assignments`, called as `Router.assign_waiting` calls it: when a chat is
 queued (only that chat is assigned then), when an agent frees a slot or starts a shift, and on the
-5-second upkeep timer. FIFO gives the oldest waiting chat to an eligible agent with room, chosen with the
-product's own `choose_agent` (fewest open chats, then longest since the last assignment): only the order
-differs.
+5-second upkeep timer, with the rules' reserved slots. FIFO, a plain first-come-first-served helpdesk, gives
+the oldest waiting chat to an eligible agent with room, chosen with the product's own `choose_agent`
+(fewest open chats, then longest since the last assignment), without reserved slots: the order and the
+reserve differ, nothing else.
 
 Run `python -m bench.routing_simulation` (the full day: 50,000 conversations, 200 agents; writes
 bench/reports/routing_simulation.md and its charts) or with `--quick` (a small day, printed only).
@@ -44,6 +45,7 @@ from escalation.core.policy import (
     decide,
 )
 from escalation.core.routing import (
+    NO_RESERVE,
     OFFLINE,
     ONLINE,
     AgentLoad,
@@ -443,6 +445,8 @@ def simulate(
     decided: List[Optional[Decision]] = list(decisions) if decisions is not None else [None] * n
     by_name = {spec.name: index for index, spec in enumerate(agents)}
     open_now = [0] * len(agents)
+    open_queues: List[Dict[str, int]] = [{} for _ in agents]  # per agent: open chats per queue
+    reserved = rules.routing.reserved_slots
     on_shift = [False] * len(agents)
     last_assigned: List[Optional[datetime]] = [None] * len(agents)
     loads = [AgentLoad(a.name, a.queues, a.capacity, 0, OFFLINE, None) for a in agents]
@@ -475,13 +479,21 @@ def simulate(
     def refresh(agent: int) -> None:
         spec = agents[agent]
         presence = ONLINE if on_shift[agent] else OFFLINE
-        loads[agent] = AgentLoad(spec.name, spec.queues, spec.capacity, open_now[agent], presence, last_assigned[agent])
+        loads[agent] = AgentLoad(
+            spec.name,
+            spec.queues,
+            spec.capacity,
+            open_now[agent],
+            presence,
+            last_assigned[agent],
+            dict(open_queues[agent]),
+        )
 
     def queue_state() -> QueueState:
         handle = {
             q: median_handle_seconds(list(handle_samples[q]), rules.routing.default_handle_seconds) for q in queues
         }
-        waits, available, online = queue_waits(queues, loads, waiting_per_queue, handle)
+        waits, available, online = queue_waits(queues, loads, waiting_per_queue, handle, reserved)
         return QueueState(waits, available, online)
 
     def assign(handoff_id: str, agent: int, now: float, now_dt: datetime) -> None:
@@ -489,6 +501,7 @@ def simulate(
         waiting_per_queue[handoff.queue] -= 1
         index = waiting_index.pop(handoff_id)
         open_now[agent] += 1
+        open_queues[agent][handoff.queue] = open_queues[agent].get(handoff.queue, 0) + 1
         last_assigned[agent] = now_dt
         refresh(agent)
         assigned_at[index] = now
@@ -518,7 +531,7 @@ def simulate(
             views = sorted(views, key=order)[:WAITING_LIMIT]
         if routing == PRODUCT:
             tick = time.perf_counter()
-            plan = plan_assignments(views, loads, now_dt, push_queues)
+            plan = plan_assignments(views, loads, now_dt, push_queues, reserved=reserved)
             call = PlanCall(time.perf_counter() - tick, len(views), len(plan), trigger, at=now)
             run.plan_calls.append(call)
         else:
@@ -567,11 +580,12 @@ def simulate(
                 push(now + conversation.patience, LEAVE, index)
                 route(now, "chat queued", only=handoff.id)
         elif kind == CHAT_END:
-            open_now[agent] -= 1
-            refresh(agent)
-            start = assigned_at[index]
             decision = decided[index]
             assert decision is not None and decision.queue is not None
+            open_now[agent] -= 1
+            open_queues[agent][decision.queue] -= 1
+            refresh(agent)
+            start = assigned_at[index]
             handle_samples[decision.queue].append(now - start)
             log(now, "chat_end", index, agent)
             route(now, "slot freed")
@@ -792,7 +806,11 @@ def plan_timings(run: Run) -> Dict[str, Any]:
     }
 
 
-def worst_case_calls(agents: Sequence[AgentSpec], sizes: Sequence[int] = (10, 100, 1000, 5000)) -> Dict[int, float]:
+def worst_case_calls(
+    agents: Sequence[AgentSpec],
+    sizes: Sequence[int] = (10, 100, 1000, 5000),
+    reserved: Mapping[str, int] = NO_RESERVE,
+) -> Dict[int, float]:
     """Milliseconds per plan_assignments call with every agent online and full (nothing can be assigned,
     the common case in a busy hour) and `size` chats waiting; the best of three."""
     now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
@@ -817,7 +835,7 @@ def worst_case_calls(agents: Sequence[AgentSpec], sizes: Sequence[int] = (10, 10
         best = float("inf")
         for _ in range(3):
             tick = time.perf_counter()
-            plan_assignments(waiting, loads, now, queues)
+            plan_assignments(waiting, loads, now, queues, reserved=reserved)
             best = min(best, time.perf_counter() - tick)
         found[size] = best * 1000
     return found
@@ -860,31 +878,42 @@ def _met(ok: bool) -> str:
     return "met" if ok else "**MISSED**"
 
 
-def variants(scenario: Scenario) -> List[Tuple[str, Scenario]]:
+def variants(scenario: Scenario, rules: Rules) -> List[Tuple[str, Scenario, Rules]]:
     """The same question under other assumptions: is the answer a property of the routing or of the
-    day we chose?"""
+    day we chose? And which of the shipped rules' routing settings the answer rests on."""
     dedicated = tuple(
         replace(team, queues=("concierge",)) if team.name == "concierge" else team for team in scenario.teams
     )
     return [
-        ("another day (seed + 1)", replace(scenario, seed=scenario.seed + 1)),
-        ("another day (seed + 2)", replace(scenario, seed=scenario.seed + 2)),
-        ("the forecast day: no surge", replace(scenario, surge_factor=1.0)),
-        ("exponential patience (same means)", replace(scenario, patience_sigma=0.0)),
+        ("another day (seed + 1)", replace(scenario, seed=scenario.seed + 1), rules),
+        ("another day (seed + 2)", replace(scenario, seed=scenario.seed + 2), rules),
+        ("the forecast day: no surge", replace(scenario, surge_factor=1.0), rules),
+        ("exponential patience (same means)", replace(scenario, patience_sigma=0.0), rules),
         (
             "half the patience",
             replace(scenario, patience_minutes=tuple((t, m / 2) for t, m in scenario.patience_minutes)),
+            rules,
         ),
-        (f"10% fewer agents ({round(scenario.agents * 0.9)})", replace(scenario, agents=round(scenario.agents * 0.9))),
-        ("concierge team serves VIPs only", replace(scenario, teams=dedicated)),
+        (
+            f"10% fewer agents ({round(scenario.agents * 0.9)})",
+            replace(scenario, agents=round(scenario.agents * 0.9)),
+            rules,
+        ),
+        ("concierge team serves VIPs only", replace(scenario, teams=dedicated), rules),
+        (
+            "rules without the reserved concierge slot",
+            scenario,
+            replace(rules, routing=replace(rules.routing, reserved_slots={})),
+        ),
+        ("rules without the dissatisfied customers' SLA", scenario, replace(rules, dissatisfied_sla_minutes=None)),
     ]
 
 
 def sensitivity(scenario: Scenario, rules: Rules) -> List[Dict[str, Any]]:
     rows = []
-    for name, variant in variants(scenario):
+    for name, variant, variant_rules in variants(scenario, rules):
         started = time.perf_counter()
-        product, fifo = run_day(variant, rules, keep_log=False, skip_idle=True)
+        product, fifo = run_day(variant, variant_rules, keep_log=False, skip_idle=True)
         found = {PRODUCT: metrics(product), FIFO: metrics(fifo)}
         print(f"==> sensitivity: {name} ({time.perf_counter() - started:.0f} s)", flush=True)
         rows.append({"name": name, "metrics": found, "targets": targets(found[FIFO], found[PRODUCT])})
@@ -995,7 +1024,11 @@ def _scenario_text(scenario: Scenario, rules: Rules, agents: Sequence[AgentSpec]
         f"afternoon (relative weights per hour 0-23: {', '.join(f'{w:g}' for w in scenario.hourly_profile)}). "
         f"**Surge**: from {_clock(start)} to {_clock(end)} arrivals run at {scenario.surge_factor:g}x the curve "
         "(say, a carrier's outage), which the shifts were not planned for. The shipped rules "
-        "(escalation/rules.yml) are used unchanged: agents work 08:00-20:00 on weekdays.",
+        "(escalation/rules.yml) are used unchanged: agents work 08:00-20:00 on weekdays; the product's routing "
+        f"keeps {_reserve_text(rules)} (`routing.reserved_slots`); a dissatisfied customer's first-response SLA is "
+        f"at most {rules.dissatisfied_sla_minutes or 0:g} minutes whatever the tier "
+        "(`satisfaction.dissatisfied_sla_minutes`; the policy's own test of dissatisfied: a negative-message or "
+        "frustration trigger, or an unhappy history).",
         f"- **Customers**: tiers {tiers}; known customers' journey stage {stages} (anonymous: unknown); "
         f"{100 * scenario.unhappy_history_share:.0f}% of known customers have an unhappy history (NPS detractor "
         f"<= {rules.detractor_nps_at_most} or last CSAT <= {rules.low_csat_at_most}); the others have a CSAT of "
@@ -1098,6 +1131,24 @@ def _dissatisfied_by_tier(product: Run, fifo: Run) -> List[str]:
     return lines
 
 
+def _reserve_text(rules: Rules) -> str:
+    kept = [
+        f"{n} slot{'s' if n != 1 else ''} of every agent serving {q} for its chats"
+        for q, n in rules.routing.reserved_slots.items()
+        if n
+    ]
+    return "; ".join(kept) if kept else "no slots reserved"
+
+
+def _shortened_sla(run: Run, rules: Rules) -> int:
+    """Queued chats whose SLA the dissatisfied customers' rule made shorter than their tier's."""
+    return sum(
+        1
+        for conversation, decision, joined in zip(run.conversations, run.decisions, run.joined)
+        if joined and decision.sla_seconds < rules.segments[conversation.customer.tier].sla_minutes * 60
+    )
+
+
 def _priority_ties(run: Run, rules: Rules) -> Tuple[int, int]:
     """(chats queued with a priority above their tier's, pairs of queued chats with the same SLA due time:
     the only case where priority orders the line)."""
@@ -1146,6 +1197,7 @@ def report(
     verdicts = targets(found[FIFO], found[PRODUCT])
     hourly = hourly_load(product, fifo)
     boosted, ties = _priority_ties(product, rules)
+    shortened = _shortened_sla(product, rules)
     decisions = decision_counts(product)
     fifo_m, product_m = found[FIFO], found[PRODUCT]
     start, end = scenario.surge_hours
@@ -1329,32 +1381,32 @@ def report(
         "",
         "## What this says about the product's routing",
         "",
-        f"- **Priority never orders the line.** The urgency order is SLA due time, then priority, then age; two "
-        f"chats have the same due time only by coincidence (here {ties} pairs among "
-        f"{int(product.joined.sum()):,} queued chats). So the rules' priorities and their boosts (an unhappy "
-        f"history, at risk, buying; {boosted:,} queued chats got one here) change nothing in push routing: a "
-        "standard customer with a bad last CSAT waits exactly like a happy one.",
-        "- **The free and anonymous tiers' 24-hour SLA puts their live chats behind everyone's**, however upset "
-        "they are: the ones who reach a live chat are the clearly upset and those asking for a person (the "
-        "others get self-service or a ticket). In the surge the product's order moves the wait onto them: their "
-        f"abandonment is {_pct(product_m['per_tier']['free']['abandonment'])} (free) and "
-        f"{_pct(product_m['per_tier']['anonymous']['abandonment'])} (anonymous) against "
+        f"- **What moves dissatisfied customers up is their SLA, not their priority.** The urgency order is SLA "
+        f"due time, then priority, then age; two chats have the same due time only by coincidence (here {ties} "
+        f"pairs among {int(product.joined.sum()):,} queued chats), so the rules' priority boosts ({boosted:,} "
+        "queued chats got one) hardly order the line. The dissatisfied customers' SLA of "
+        f"{rules.dissatisfied_sla_minutes or 0:g} minutes does: it shortened the SLA of {shortened:,} queued chats. "
+        "Without it (*Sensitivity*: rules without the dissatisfied customers' SLA) the free and anonymous tiers' "
+        "24-hour SLA put even their upset customers behind everyone's.",
+        "- **Who pays for it**: calm customers of the tiers with long SLAs, in the surge. Abandonment is "
+        f"{_pct(product_m['per_tier']['free']['abandonment'])} (free) and "
+        f"{_pct(product_m['per_tier']['anonymous']['abandonment'])} (anonymous) with the product's routing against "
         f"{_pct(fifo_m['per_tier']['free']['abandonment'])} and "
-        f"{_pct(fifo_m['per_tier']['anonymous']['abandonment'])} with FIFO, and the p90 time in line of "
-        f"everyone queued at {surge_text} is {surge_p90[PRODUCT]} with the product's routing against "
-        f"{surge_p90[FIFO]} with FIFO. They are {unhappy_low:,} of the {unhappy_all:,} dissatisfied chats, "
-        "which is why the dissatisfied customers' p90 stays close to FIFO's although the dissatisfied VIP, "
-        "premium and standard customers wait far less (the table by tier above).",
+        f"{_pct(fifo_m['per_tier']['anonymous']['abandonment'])} with FIFO (the per-tier tables above); the p90 "
+        f"time in line of everyone queued at {surge_text} is {surge_p90[PRODUCT]} with the product's routing "
+        f"against {surge_p90[FIFO]} with FIFO. Of the {unhappy_all:,} dissatisfied chats, {unhappy_low:,} are of "
+        "the free and anonymous tiers.",
         f"- **Overall abandonment** ({_pct(fifo_m['abandonment'])} FIFO, {_pct(product_m['abandonment'])} "
         "product): with the same agents, how many are answered is mostly set by capacity; the order decides "
         "who gives up.",
-        f"- **VIPs and concierge slots**: a chat of another tier went to an agent who serves concierge while a "
-        f"VIP waited {passed[PRODUCT]:,} times with the product's routing ({passed[FIFO]:,} with FIFO). Their "
-        f"misses are waits for a concierge slot to free: only {at_once[PRODUCT]:,} of "
-        f"{vips:,} VIPs were answered at once. `choose_agent` picks the fewest open conversations, not the "
-        "lowest share of capacity and not the narrowest skills, so the concierge agents (2 slots, serving every "
-        "queue) fill up with general chats at the load where general agents (3 slots) still have room. "
-        f"{dedicated_text}",
+        f"- **VIPs and concierge slots**: the product keeps {_reserve_text(rules)}. A chat of another tier went to "
+        f"an agent who serves concierge while a VIP waited {passed[PRODUCT]:,} times with the product's routing "
+        f"({passed[FIFO]:,} with FIFO); {at_once[PRODUCT]:,} of {vips:,} VIPs were answered within a second of "
+        f"being queued ({at_once[FIFO]:,} with FIFO). Without the reserve, `choose_agent` (fewest open "
+        "conversations) lets the concierge agents (2 slots, serving every queue) fill up with general chats at the "
+        "load where general agents (3 slots) still have room, and a VIP waits for a concierge slot to free "
+        "(*Sensitivity*: rules without the reserved concierge slot). The price: those kept slots are idle when no "
+        f"VIP comes. {dedicated_text}",
         f"- **Chats of customers who already left get assigned**: {product_m['ghost_assignments']:,} with the "
         f"product's routing, {fifo_m['ghost_assignments']:,} with FIFO (which serves the oldest first, the most "
         f"likely to have gone). Between leaving and being noticed ({rules.routing.customer_gone_seconds:g} s "
@@ -1417,7 +1469,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     product, fifo = run_day(FULL, rules, keep_log=True)
     summary = _summary(product, fifo)
     _print_summary(summary)
-    worst = worst_case_calls(product.agents)
+    worst = worst_case_calls(product.agents, reserved=rules.routing.reserved_slots)
     rows = sensitivity(FULL, rules)
     REPORTS_DIR.mkdir(exist_ok=True)
     charts(summary["metrics"][PRODUCT], summary["metrics"][FIFO], REPORTS_DIR / "routing_simulation.png")

@@ -75,6 +75,8 @@ class Routing:
     still_there_after_seconds: float = 600.0  # waiting this long without writing: "are you still there?"
     still_there_grace_seconds: float = 180.0  # and no answer within this: abandoned
     position_update_seconds: float = 60.0  # at most one "you are Nth in line" message this often
+    # queue -> slots every agent serving it keeps for its chats (escalation/core/routing.py)
+    reserved_slots: Mapping[str, int] = field(default_factory=dict)
 
     def push_queues(self, queues: Sequence[str]) -> Tuple[str, ...]:
         return tuple(q for q in queues if self.modes.get(q, PUSH) == PUSH)
@@ -270,6 +272,16 @@ def parse_rules(data: Mapping[str, Any]) -> Rules:
             errors.append(f"routing.modes.{queue} is not a queue; the queues are {list(queues)}")
         if mode not in ROUTING_MODES:
             errors.append(f"routing.modes.{queue} must be push or pull, got {mode!r}")
+    reserved = routing_section.get("reserved_slots") or {}
+    if not isinstance(reserved, Mapping):
+        errors.append("routing.reserved_slots must map queue names to a number of slots")
+        reserved = {}
+    for queue in reserved:
+        if queue not in queues:
+            errors.append(f"routing.reserved_slots.{queue} is not a queue; the queues are {list(queues)}")
+    reserved_slots = {
+        str(q): _number(errors, f"routing.reserved_slots.{q}", n, int, 0, 50) for q, n in reserved.items()
+    }
     defaults = Routing({})
     routing = Routing(
         {str(q): str(m) for q, m in modes.items()},
@@ -316,6 +328,7 @@ def parse_rules(data: Mapping[str, Any]) -> Rules:
             10,
             3600,
         ),
+        reserved_slots,
     )
     rules = Rules(
         timezone=timezone,

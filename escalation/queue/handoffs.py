@@ -558,13 +558,21 @@ class HandoffQueue:
 
     def open_counts(self) -> Dict[str, int]:
         """Agent name -> handoffs assigned to them now."""
+        return {agent: sum(by_queue.values()) for agent, by_queue in self.open_counts_by_queue().items()}
+
+    def open_counts_by_queue(self) -> Dict[str, Dict[str, int]]:
+        """Agent name -> queue -> handoffs of that queue assigned to them now."""
         with self._database.session() as session:
             rows = session.execute(
-                select(HandoffRow.agent_id, func.count())
+                select(HandoffRow.agent_id, HandoffRow.queue, func.count())
                 .where(HandoffRow.status == ASSIGNED)
-                .group_by(HandoffRow.agent_id)
+                .group_by(HandoffRow.agent_id, HandoffRow.queue)
             ).all()
-        return {agent: count for agent, count in rows if agent}
+        counts: Dict[str, Dict[str, int]] = {}
+        for agent, queue, count in rows:
+            if agent:
+                counts.setdefault(agent, {})[queue] = count
+        return counts
 
     def waiting_chats(self, limit: int = 5000) -> List[Handoff]:
         """Live chats waiting for a person, in queue order (callbacks and tickets are claimed from the list)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -89,7 +89,12 @@ class Router:
     # --- who is there ----------------------------------------------------------------------------
 
     def loads(self, now: datetime) -> List[AgentLoad]:
-        return self.agents.loads(self.queue.open_counts(), now, self.presence_timeout_seconds)
+        by_queue = self.queue.open_counts_by_queue()
+        totals = {agent: sum(counts.values()) for agent, counts in by_queue.items()}
+        return [
+            replace(load, open_by_queue=by_queue.get(load.name, {}))
+            for load in self.agents.loads(totals, now, self.presence_timeout_seconds)
+        ]
 
     def handle_seconds(self) -> Dict[str, float]:
         default = self.rules.routing.default_handle_seconds
@@ -99,7 +104,9 @@ class Router:
         """The honest queue state for the escalation policy: who is online with room, and the wait of a
         customer joining now from the line ahead and the measured handle times."""
         waiting = self.queue.waiting_counts(channel=HandoffChannel.LIVE_CHAT)
-        waits, available, online = queue_waits(self.rules.queues, self.loads(now), waiting, self.handle_seconds())
+        waits, available, online = queue_waits(
+            self.rules.queues, self.loads(now), waiting, self.handle_seconds(), self.rules.routing.reserved_slots
+        )
         return QueueState(waits, available, online)
 
     # --- assignment ------------------------------------------------------------------------------
@@ -114,16 +121,21 @@ class Router:
             return []
         loads = self.loads(now)
         by_name = {agent.name: agent for agent in loads}
+        reserved = self.rules.routing.reserved_slots
+        views = {h.id: waiting_view(h) for h in waiting}
         plan = plan_assignments(
-            [waiting_view(h) for h in waiting], loads, now, self.rules.routing.push_queues(self.rules.queues)
+            list(views.values()), loads, now, self.rules.routing.push_queues(self.rules.queues), reserved=reserved
         )
         done = []
         for handoff_id, name in plan:
             if only is not None and handoff_id != only:
                 continue
             agent = by_name[name]
+            # The atomic assign counts every open chat; the slots this agent keeps for other queues (as
+            # planned) come off the capacity, so a concurrent round cannot fill them with this queue.
+            capacity = agent.capacity - agent.held_back(views[handoff_id].queue, reserved)
             try:
-                handoff = self.queue.assign(handoff_id, name, now, queues=agent.queues, capacity=agent.capacity)
+                handoff = self.queue.assign(handoff_id, name, now, queues=agent.queues, capacity=capacity)
             except ClaimConflict as conflict:  # another process got there first; the next round re-plans
                 logger.info("Not assigning %s to %s: %s", handoff_id, name, conflict)
                 continue
@@ -141,7 +153,11 @@ class Router:
         for handoff in self.queue.waiting_chats():  # in queue order: most urgent first
             seen[handoff.queue] = position = seen.get(handoff.queue, 0) + 1
             # Only agents who may take this chat count: not those who declined it.
-            capacity = queue_capacity(handoff.queue, [a for a in loads if a.name not in handoff.declined_by])
+            capacity = queue_capacity(
+                handoff.queue,
+                [a for a in loads if a.name not in handoff.declined_by],
+                self.rules.routing.reserved_slots,
+            )
             handle_time = handle.get(handoff.queue, default)  # a queue removed from the rules: the default
             wait = expected_wait_seconds(position, capacity.online_slots, capacity.free_slots, handle_time)
             found.append((handoff, position, wait))

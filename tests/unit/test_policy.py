@@ -208,16 +208,35 @@ def test_all_problems_are_reported_at_once():
 
 
 @pytest.mark.parametrize(
-    "customer, signals, with_option, shipped",
+    "customer, signals, without_option, shipped",
     [
-        (STANDARD, VERY, 300, 3600),  # dissatisfied: at most 5 minutes, not the tier's hour
-        (FREE, VERY, 300, 86400),  # whatever the tier
+        (STANDARD, VERY, 3600, 600),  # dissatisfied: at most 10 minutes, not the tier's hour
+        (FREE, VERY, 86400, 600),  # whatever the tier
         (VIP, VERY, 120, 120),  # already sooner: the tier's own SLA stands
         (STANDARD, PERSON, 3600, 3600),  # a calm request for a person: the tier's SLA
     ],
 )
-def test_the_rules_can_give_dissatisfied_customers_a_shorter_sla(customer, signals, with_option, shipped):
+def test_dissatisfied_customers_get_a_shorter_sla_unless_the_rules_leave_it_out(
+    customer, signals, without_option, shipped
+):
     data = read_rules_mapping(SHIPPED_RULES_FILE)
-    data["satisfaction"]["dissatisfied_sla_minutes"] = 5  # the rules' option (off in the shipped file)
-    assert decide(customer, signals, CALM, OPEN, parse_rules(data)).sla_seconds == with_option
+    del data["satisfaction"]["dissatisfied_sla_minutes"]  # the option is optional
+    assert decide(customer, signals, CALM, OPEN, parse_rules(data)).sla_seconds == without_option
     assert decide(customer, signals, CALM, OPEN, RULES).sla_seconds == shipped
+
+
+@pytest.mark.parametrize(
+    "reserved, problem",
+    [
+        ({"vip_lounge": 1}, "routing.reserved_slots.vip_lounge is not a queue"),
+        ({"concierge": -1}, "routing.reserved_slots.concierge must be between 0 and 50"),
+        ({"concierge": 1.5}, "routing.reserved_slots.concierge must be a whole number"),
+        ([1], "routing.reserved_slots must map queue names"),
+    ],
+)
+def test_reserved_slots_are_checked(reserved, problem):
+    data = read_rules_mapping(SHIPPED_RULES_FILE)
+    data["routing"]["reserved_slots"] = reserved
+    with pytest.raises(RulesError) as error:
+        parse_rules(data)
+    assert problem in str(error.value)

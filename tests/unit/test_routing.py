@@ -25,8 +25,9 @@ from escalation.core.routing import (
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
 
-def agent(name, open_=0, capacity=3, presence=ONLINE, queues=("general",), last=None):
-    return AgentLoad(name, tuple(queues), capacity, open_, presence, last)
+def agent(name, open_=0, capacity=3, presence=ONLINE, queues=("general",), last=None, by_queue=None):
+    by_queue = by_queue if by_queue is not None else ({queues[0]: open_} if open_ else {})
+    return AgentLoad(name, tuple(queues), capacity, open_, presence, last, by_queue)
 
 
 def waiting(id_, queue="general", priority=3, due_in=600, age=0, declined=()):
@@ -84,6 +85,49 @@ def test_the_plan_goes_most_urgent_first_and_never_over_capacity():
     agents = [agent("alice", 1, capacity=2, queues=("concierge", "general")), agent("bob", 0, capacity=2)]
     plan = plan_assignments(handoffs, agents, NOW, ["concierge", "general"])
     assert plan == [("vip", "alice"), ("premium", "bob"), ("standard-early", "bob")]  # then everyone is full
+
+
+KEEP_ONE = {"concierge": 1}
+BOTH = ("concierge", "general")
+
+
+@pytest.mark.parametrize(
+    "load, queue, reserved, free",
+    [
+        (agent("a", 0, 2, queues=BOTH), "general", KEEP_ONE, 1),  # one of two slots kept for a VIP
+        (agent("a", 0, 2, queues=BOTH), "concierge", KEEP_ONE, 2),  # a VIP may have both
+        (agent("a", 1, 2, queues=BOTH, by_queue={"general": 1}), "general", KEEP_ONE, 0),  # the kept one stays
+        (agent("a", 1, 2, queues=BOTH, by_queue={"general": 1}), "concierge", KEEP_ONE, 1),  # ... for the VIP
+        (agent("a", 1, 3, queues=BOTH, by_queue={"concierge": 1}), "general", KEEP_ONE, 2),  # a VIP fills the reserve
+        (agent("a", 0, 3, queues=("general",)), "general", KEEP_ONE, 3),  # not serving concierge: nothing kept
+        (agent("a", 0, 2, queues=BOTH), "general", {}, 2),  # no reserve in the rules
+        (agent("a", 0, 1, queues=BOTH), "general", {"concierge": 3}, 0),  # a reserve above capacity: all kept
+    ],
+)
+def test_reserved_slots_are_kept_for_their_queue(load, queue, reserved, free):
+    assert load.free_slots_for(queue, reserved) == free
+    assert load.can_take(queue, reserved) == (free > 0)
+
+
+def test_the_plan_keeps_a_concierge_slot_and_a_vip_gets_it():
+    alice, bob = agent("alice", 0, 2, queues=BOTH), agent("bob", 0, 3)
+    line = [waiting(f"g{i}", due_in=100 + i) for i in range(5)]
+    plan = plan_assignments(line, [alice, bob], NOW, BOTH, reserved=KEEP_ONE)
+    assert sorted(name for _, name in plan) == ["alice", "bob", "bob", "bob"]  # alice keeps one
+    vip = waiting("vip", "concierge", 1, due_in=120, age=0)
+    plan = plan_assignments([*line, vip], [alice, bob], NOW, BOTH, reserved=KEEP_ONE)
+    assert ("vip", "alice") in plan and [h for h, name in plan].count("vip") == 1
+    assert sum(1 for _, name in plan if name == "alice") == 2  # the VIP and one general chat: her capacity
+    fifo_like = plan_assignments(line, [alice, bob], NOW, BOTH)  # without the reserve she fills up
+    assert sum(1 for _, name in fifo_like if name == "alice") == 2
+
+
+def test_waits_do_not_count_slots_kept_for_another_queue():
+    alice = agent("alice", 0, 2, queues=BOTH)
+    waits, available, _ = queue_waits(BOTH, [alice], {"general": 3}, {"concierge": 600, "general": 600}, KEEP_ONE)
+    # general: 1 slot of hers (one kept), 4th in line behind it: (4 - 1) * 600 / 1
+    assert waits["general"] == 1800 and available == {"concierge": 1, "general": 1}
+    assert queue_waits(BOTH, [alice], {"general": 3}, {"concierge": 600, "general": 600})[0]["general"] == 600
 
 
 def test_pull_queues_are_left_for_agents_to_claim():

@@ -61,18 +61,24 @@ def test_a_vip_goes_to_the_online_concierge_agent_and_bob_never_gets_concierge(s
     assert log[-1]["event"] == "assigned" and log[-1]["agent"] == "alice"
 
 
-def test_capacity_is_never_exceeded_and_the_least_loaded_agent_wins(service):
+def test_capacity_is_never_exceeded_the_least_loaded_agent_wins_and_a_concierge_slot_is_kept(service):
+    assert service.services.rules.routing.reserved_slots == {"concierge": 1}  # the shipped rules
     service.services.agents.update("bob", known_queues=service.services.rules.queues, capacity=1)
     presence(service, "alice", "online")
     presence(service, "bob", "online")
     handoffs = [service.handoff(sla_seconds=600 + i) for i in range(6)]
     route(service)
     owners = [service.services.queue.get(h.id).agent_id for h in handoffs]
-    assert owners.count("alice") == 3 and owners.count("bob") == 1 and owners.count(None) == 2
+    # alice (capacity 3) serves concierge: one of her slots stays free for a VIP
+    assert owners.count("alice") == 2 and owners.count("bob") == 1 and owners.count(None) == 3
     assert owners[:2] in (["alice", "bob"], ["bob", "alice"])  # the two most urgent went to both at once
     waiting = next(h for h, owner in zip(handoffs, owners) if owner is None)
     refused = service.api("POST", f"/api/handoffs/{waiting.id}/claim", person="bob")
     assert refused.status == 409 and "capacity" in refused.json["error"]
+    vip = service.handoff(queue="concierge", priority=1, sla_seconds=120)
+    route(service)
+    assert service.services.queue.get(vip.id).agent_id == "alice"  # the kept slot
+    assert [service.services.queue.get(h.id).agent_id for h in handoffs].count(None) == 3  # full now
 
 
 def test_declining_sends_it_to_someone_else_and_says_why(service):
