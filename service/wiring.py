@@ -1,5 +1,5 @@
 """Builds the escalation service from settings: the stores, the Rasa client, the rules (read once, from
-the path in settings), the escalation blueprints and the trainers' blueprint."""
+the path in settings), the escalation blueprints, the trainers' blueprint and the analytics blueprint."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from pathlib import Path
 
 from sanic import Sanic
 
+from analytics.refresh import Refresher, TrackerEvents
+from analytics.reports import Analytics
+from analytics.store import AnalyticsStore
+from analytics.web import analytics_blueprint, upkeep_step
 from common.conversation_log import ConversationLog
 from common.crm import CustomerRepository
 from common.database import Database, migrate
@@ -61,11 +65,32 @@ def training_for(settings: Settings, database: Database) -> Training:
     )
 
 
+def analytics_for(services: Services) -> Analytics:
+    """The analytics over the product's database (the fact table lives beside the queue) and the tracker
+    store, refreshed on read and by the upkeep timer."""
+    settings = services.settings
+    store = AnalyticsStore(Database.from_url(settings.customer_db_url))  # the queue's engine: one per URL
+    events = TrackerEvents.for_sqlite_file(settings.tracker_db_path)
+    refresher = Refresher(store, events, services.queue, services.rules, services.clock)
+    rules_file = Path(settings.escalation_rules_file)
+    return Analytics(store, refresher, services.rules, rules_file.read_text, services.clock)
+
+
 def app_for(services: Services, training: Training) -> Sanic:
     """The web app: every audience's blueprint, the trainers' errors mapped with the escalation ones."""
-    blueprints = [site_blueprint(), accounts_blueprint(), agents_blueprint(), trainers_blueprint(training)]
+    analytics = analytics_for(services)
+    blueprints = [
+        site_blueprint(),
+        accounts_blueprint(),
+        agents_blueprint(),
+        trainers_blueprint(training),
+        analytics_blueprint(analytics),
+    ]
     app = create_app(
-        services, blueprints, error_statuses=TRAINING_ERRORS, upkeep_steps=[("SLA clock events", record_sla_events)]
+        services,
+        blueprints,
+        error_statuses=TRAINING_ERRORS,
+        upkeep_steps=[("SLA clock events", record_sla_events), ("analytics refresh", upkeep_step(analytics))],
     )
     trust_proxies(app, services.settings.trusted_proxies)  # whose X-Forwarded-For sign-in's throttle believes
     return app

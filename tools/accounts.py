@@ -1,6 +1,7 @@
-"""Accounts of the people who sign in to the console (agents and trainers), for operators:
+"""Accounts of the people who sign in to the console (agents, trainers and team leads), for operators:
 
-python -m tools.accounts add NAME --role agent|trainer --display-name "Full Name" --queues general,sales [--capacity 3]
+python -m tools.accounts add NAME --role agent|trainer|lead --display-name "Full Name" --queues general,sales
+    [--capacity 3]   (trainers and leads: no --queues)
 python -m tools.accounts list
 python -m tools.accounts set NAME [--queues ..] [--capacity N] [--display-name ..] [--role ..]
 python -m tools.accounts password NAME      (also signs the person out everywhere)

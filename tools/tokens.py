@@ -2,7 +2,8 @@
 
 python -m tools.tokens customer demo-vip   (make token CUSTOMER=demo-vip): a customer's identity token
 python -m tools.tokens agent alice         (make agent-token AGENT=alice): the API token of an active
-                                           account (agent or trainer) in the database, lasting
+                                           account (agent, trainer or lead: make agent-token
+                                           AGENT=lena for the demo lead) in the database, lasting
                                            AGENT_TOKEN_TTL_SECONDS
 """
 

@@ -129,9 +129,10 @@ def decide(customer: CustomerView, signals: Signals, queues: QueueState, now: da
     if unhappy_history:
         thresholds = replace(
             thresholds,
-            # Sooner, but never on a neutral message: at least slightly negative.
+            # Sooner, but never on a neutral message or a calm conversation: at least slightly negative,
+            # at least some frustration (a threshold of 0 would hand over "hi" and the CSAT rating itself).
             sentiment_at_most=min(-0.05, thresholds.sentiment_at_most + rules.sentiment_relief),
-            frustration_at_least=max(0.0, thresholds.frustration_at_least - rules.frustration_relief),
+            frustration_at_least=max(0.05, thresholds.frustration_at_least - rules.frustration_relief),
         )
         priority -= rules.satisfaction_boost
 

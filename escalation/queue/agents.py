@@ -1,5 +1,7 @@
-"""People who sign in to the console: agents (who work the human queue) and trainers (who review
-what the bot misunderstood and release models). Each has one role; the API checks it per route.
+"""People who sign in to the console: agents (who work the human queue), trainers (who review
+what the bot misunderstood and release models) and team leads (who read the analytics and try rule
+changes on past conversations). Each has one role; the API checks it per route. Only agents serve
+queues: trainers and leads take no chats.
 Sign-in is with a password, then a bearer token for the API.
 
 Accounts are managed by operators with `python -m tools.accounts` (add, list, set, password,
@@ -19,7 +21,7 @@ their account's token generation, which every token carries (`gen`, 0 when absen
 earlier tokens stop working at once and stay dead if the account is activated again. Checking a
 token is one query: the account by name, and the token id in `revoked_tokens`, both by primary key.
 
-The demo accounts (alice, bob, tara) are rows with the `demo` flag. `sync_demo_accounts` (at every
+The demo accounts (alice, bob, tara, lena) are rows with the `demo` flag. `sync_demo_accounts` (at every
 start of the service) creates and refreshes them when DEMO_ACCOUNTS is true and deactivates them when
 it is false. Any operator change to a demo account (set, password, deactivate, activate) clears its
 flag: from then on it is a real account that DEMO_ACCOUNTS no longer touches.
@@ -46,8 +48,8 @@ from escalation.core.routing import OFFLINE, PRESENCES, AgentLoad, effective_pre
 AGENT_TOKEN_ISSUER = "larkspur-agents"
 DEFAULT_AGENT_TOKEN_TTL_SECONDS = 12 * 3600  # one shift; AGENT_TOKEN_TTL_SECONDS in settings
 GENERATION_CLAIM = "gen"
-AGENT, TRAINER = "agent", "trainer"
-ROLES = (AGENT, TRAINER)
+AGENT, TRAINER, LEAD = "agent", "trainer", "lead"
+ROLES = (AGENT, TRAINER, LEAD)
 DEFAULT_CAPACITY, MIN_CAPACITY, MAX_CAPACITY = 3, 1, 50
 MIN_PASSWORD_LENGTH = 12
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
@@ -56,6 +58,7 @@ DEMO_AGENTS = (
     ("alice", "Alice Martin", ("concierge", "retention", "sales", "general"), AGENT),
     ("bob", "Bob Jansen", ("general", "retention", "sales"), AGENT),
     ("tara", "Tara Novak", (), TRAINER),
+    ("lena", "Lena", (), LEAD),
 )
 
 
@@ -227,8 +230,8 @@ def _checked_queues(role: str, queues: Sequence[str], known_queues: Collection[s
         )
     if role == AGENT and not queues:
         raise AccountError(f"An agent serves at least one queue: --queues {','.join(known_queues)} (any of them).")
-    if role == TRAINER and queues:
-        raise AccountError("Trainers serve no queue: leave --queues out (or give --queues '').")
+    if role != AGENT and queues:
+        raise AccountError(f"A {role} serves no queue: leave --queues out (or give --queues '').")
     joined = ",".join(dict.fromkeys(queues))
     if len(joined) > MAX_QUEUES_LENGTH:
         raise AccountError(f"Too many queues: at most {MAX_QUEUES_LENGTH} characters in all.")
@@ -405,12 +408,12 @@ class AgentDirectory:
         capacity: Optional[int] = None,
         role: Optional[str] = None,
     ) -> Account:
-        """Changes what is given. A change of role to trainer drops the queues; to agent needs `queues`."""
+        """Changes what is given. A change of role to trainer or lead drops the queues; to agent needs `queues`."""
         with self._database.session() as session:
             row = self._row(session, name)
             new_role = _checked_role(role) if role is not None else row.role
             if queues is None:
-                queues = () if new_role == TRAINER else _queues_of(row)
+                queues = () if new_role != AGENT else _queues_of(row)
             row.queues = _checked_queues(new_role, queues, known_queues)
             row.role = new_role
             if display_name is not None:

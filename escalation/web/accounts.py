@@ -1,10 +1,11 @@
-"""Sign-in and sign-out for everyone who works in the console (agents and trainers), and the guard each
+"""Sign-in and sign-out for everyone who works in the console (agents, trainers, leads), and the guard each
 audience's blueprint puts in front of its routes.
 
 `POST /api/sign-in` exchanges a name and password for a bearer token (lasting AGENT_TOKEN_TTL_SECONDS);
 `GET /api/me` says who the token belongs to; `POST /api/sign-out` revokes the token it is sent with.
-`guard(blueprint, role)` makes every route of a blueprint need a signed-in person with that role (401
-without a valid token, 403 with another role); the handler finds them in `request.ctx.agent`.
+`guard(blueprint, role)` makes every route of a blueprint need a signed-in person with that role, or one
+of several roles (401 without a valid token, 403 with another role); the handler finds them in
+`request.ctx.agent`.
 
 Failed sign-ins are counted per account name and per client address (the directory's throttle);
 beyond SIGN_IN_FAILURES_PER_ACCOUNT or SIGN_IN_FAILURES_PER_ADDRESS within SIGN_IN_WINDOW_SECONDS,
@@ -19,7 +20,7 @@ import asyncio
 import dataclasses
 import time
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 from sanic import Blueprint, Sanic
 from sanic.request import Request
@@ -58,8 +59,10 @@ def client_address(request: Request) -> str:
     return request.remote_addr or request.ip or "unknown"
 
 
-def guard(blueprint: Blueprint, role: Optional[str]) -> Blueprint:
-    """Every route of `blueprint` needs a signed-in person, with `role` unless it is None."""
+def guard(blueprint: Blueprint, role: Union[None, str, Tuple[str, ...]]) -> Blueprint:
+    """Every route of `blueprint` needs a signed-in person, with `role` (or one of several) unless it is None."""
+    roles = (role,) if isinstance(role, str) else tuple(role or ())
+    wanted = " or ".join(roles)
 
     @blueprint.middleware("request")
     async def authenticate(request: Request) -> None:
@@ -67,9 +70,9 @@ def guard(blueprint: Blueprint, role: Optional[str]) -> Blueprint:
         person = await blocking(_signed_in, request, services)
         if person is None:
             raise ApiError(401, "Sign in: send an agent's token as 'Authorization: Bearer <token>'.")
-        if role and person.role != role:
+        if roles and person.role not in roles:
             article = "an" if person.role == AGENT else "a"
-            raise ApiError(403, f"This needs the {role} role; {person.name} is {article} {person.role}.")
+            raise ApiError(403, f"This needs the {wanted} role; {person.name} is {article} {person.role}.")
         request.ctx.agent = person
 
     return blueprint

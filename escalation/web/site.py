@@ -1,5 +1,6 @@
-"""The public side: the website demo page with the chat widget, the console's and trainers' pages,
-their static files, and the demo's stand-in for the company website (it mints customer tokens).
+"""The public side: the website demo page with the chat widget, the console's, trainers' and analytics
+pages, their static files (and the npm packages' bundles they load), and the demo's stand-in for the
+company website (it mints customer tokens).
 
 Pages and static files hold no data: everything they show comes from the JSON API, and customer text
 is only ever inserted as text. Pages get a strict Content-Security-Policy: scripts only from this
@@ -23,7 +24,14 @@ from escalation.web.app import ApiError, json_body
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
-WIDGET_BUNDLE = WEB_DIR / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+NODE_MODULES = WEB_DIR / "node_modules"
+WIDGET_BUNDLE = NODE_MODULES / "rasa-webchat" / "lib" / "index.js"
+# Files of npm packages (escalation/web/package.json, installed by `make setup` with npm ci) served under
+# /static/ from this origin, so the pages' CSP can keep scripts to 'self': name -> (file, what it is).
+NPM_BUNDLES = {
+    "webchat.js": (WIDGET_BUNDLE, "The chat widget"),
+    "chart.js": (NODE_MODULES / "chart.js" / "dist" / "chart.umd.min.js", "The analytics page's charts (chart.js)"),
+}
 STATIC_SUFFIXES = (".js", ".css", ".svg", ".png")
 CONSOLE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -71,12 +79,17 @@ def site_blueprint() -> Blueprint:
     async def trainer(_: Request) -> HTTPResponse:
         return await _page("trainer.html", TRAINER_CSP)
 
+    @site.get("/analytics")
+    async def analytics(_: Request) -> HTTPResponse:
+        return await _page("analytics.html", CONSOLE_CSP)
+
     @site.get("/static/<name>")
     async def static(_: Request, name: str) -> HTTPResponse:
-        if name == "webchat.js":  # the npm package rasa-webchat, installed by `make setup`
-            if not WIDGET_BUNDLE.exists():
-                raise ApiError(503, "The chat widget is not installed: run `make setup` (it runs npm ci).")
-            return await file_response(WIDGET_BUNDLE, mime_type="application/javascript")
+        if name in NPM_BUNDLES:
+            bundle, what = NPM_BUNDLES[name]
+            if not bundle.exists():
+                raise ApiError(503, f"{what} is not installed: run `make setup` (it runs npm ci).")
+            return await file_response(bundle, mime_type="application/javascript")
         path = (STATIC_DIR / name).resolve()
         if path.parent != STATIC_DIR or not path.is_file() or path.suffix not in STATIC_SUFFIXES:
             raise ApiError(404, f"No file {name}.")

@@ -1,9 +1,12 @@
-"""The three pages for people who use a keyboard or assistive technology: axe-core (npm, installed by
+"""The pages for people who use a keyboard or assistive technology: axe-core (npm, installed by
 `make setup-dev`) finds no serious or critical violation on the website with the chat open, the
-console's sign-in and workspace, and the trainers' page; and the console keeps keyboard focus on a
-Claim button across its live refreshes, so a keyboard user can claim."""
+console's sign-in and workspace, the trainers' page, and the analytics page with its charts, table and a
+drill-down open; and the console keeps keyboard focus on a Claim button across its live refreshes, so a
+keyboard user can claim."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -83,6 +86,25 @@ def test_the_trainers_page(checked_browser, bot):
     page.press("#password", "Enter")
     expect(page.locator("#workspace")).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#models")).not_to_be_empty(timeout=WAIT_MS)
+    violations = serious_violations(page)
+    assert violations == [], violations
+
+
+def test_the_analytics_page(checked_browser, bot):
+    page = checked_browser.new_page()
+    page.goto(f"{bot.escalation_url}/analytics")
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert serious_violations(page) == []
+    bot.conversation().send("how long does delivery take?")  # at least one conversation in the table
+    page.fill("#agent", "lena")
+    page.fill("#password", bot.settings.demo_agent_password)
+    page.press("#password", "Enter")
+    total = page.locator('#segments tr[data-key="total"] td[data-metric="conversations"] button')
+    expect(total).to_be_visible(timeout=WAIT_MS)
+    total.focus()  # a keyboard user opens the conversations behind a number
+    page.keyboard.press("Enter")
+    expect(page.locator("#drill-list tbody tr").first).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#rules-yaml")).to_have_value(re.compile("segments:"))
     violations = serious_violations(page)
     assert violations == [], violations
 

@@ -60,12 +60,22 @@ def test_the_migration_gives_existing_accounts_capacity_3_and_flags_the_demo_one
 def test_demo_accounts_follow_demo_accounts_across_restarts(directory):
     directory.sync_demo_accounts(True, DEMO_PASSWORD)
     token = agent_token("alice", SECRET)
-    assert signs_in(directory, "alice") and signs_in(directory, "tara") and token_works(directory, token)
+    assert all(signs_in(directory, name) for name in ("alice", "bob", "tara", "lena")) and token_works(directory, token)
+    assert (directory.get("lena").role, directory.get("lena").display_name, directory.get("lena").queues) == (
+        "lead",
+        "Lena",
+        (),
+    )
 
     directory.sync_demo_accounts(False, DEMO_PASSWORD)  # a restart with DEMO_ACCOUNTS=false
-    assert not any(signs_in(directory, name) for name in ("alice", "bob", "tara"))
+    assert not any(signs_in(directory, name) for name in ("alice", "bob", "tara", "lena"))
     assert not token_works(directory, token)
-    assert {a.name: a.active for a in directory.accounts()} == {"alice": False, "bob": False, "tara": False}
+    assert {a.name: a.active for a in directory.accounts()} == {
+        "alice": False,
+        "bob": False,
+        "lena": False,
+        "tara": False,
+    }
 
     directory.sync_demo_accounts(True, DEMO_PASSWORD)  # ... and true again: back, old tokens still dead
     assert signs_in(directory, "alice") and not token_works(directory, token)
@@ -77,12 +87,14 @@ def test_an_operators_change_takes_a_demo_account_out_of_demo_accounts_hands(dir
     directory.deactivate("bob")
     directory.set_password("alice", "alice's own passphrase")
     directory.update("tara", display_name="Tara Novak-Reyes", known_queues=QUEUES)
+    directory.update("lena", display_name="Lena Berg", known_queues=QUEUES)
     for enabled in (True, False, True):  # restarts
         directory.sync_demo_accounts(enabled, DEMO_PASSWORD)
         assert not signs_in(directory, "bob")  # deactivated by an operator: stays so
         assert signs_in(directory, "alice", "alice's own passphrase") and not signs_in(directory, "alice")
         assert directory.get("tara").display_name == "Tara Novak-Reyes"
-    assert [a.demo for a in directory.accounts()] == [False, False, False]
+        assert directory.get("lena").display_name == "Lena Berg"
+    assert [a.demo for a in directory.accounts()] == [False, False, False, False]
 
 
 def test_the_services_start_applies_demo_accounts(tmp_path):
@@ -110,7 +122,8 @@ def test_adding_an_account_checks_everything(directory):
         ({"password": "short"}, "at least 12"),
         ({"queues": ("general", "billing")}, "Unknown queue(s) billing"),
         ({"queues": ()}, "at least one queue"),
-        ({"role": "trainer"}, "Trainers serve no queue"),
+        ({"role": "trainer"}, "A trainer serves no queue"),
+        ({"role": "lead"}, "A lead serves no queue"),
         ({"role": "admin"}, "role must be one of"),
         ({"capacity": 0}, "between 1 and 50"),
         ({"capacity": 51}, "between 1 and 50"),
@@ -131,6 +144,10 @@ def test_changing_an_account(directory):
     assert directory.get("bob").queues == ("general",)
     trainer = directory.update("bob", role="trainer", known_queues=QUEUES)
     assert (trainer.role, trainer.queues) == ("trainer", ())
+    lead = directory.update("bob", role="lead", known_queues=QUEUES)
+    assert (lead.role, lead.queues) == ("lead", ())
+    with pytest.raises(AccountError, match="A lead serves no queue"):
+        directory.update("lena", queues=("sales",), known_queues=QUEUES)
     with pytest.raises(AccountError, match="at least one queue"):
         directory.update("tara", role="agent", known_queues=QUEUES)
     assert directory.update("tara", role="agent", queues=("sales",), known_queues=QUEUES).role == "agent"

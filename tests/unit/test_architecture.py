@@ -1,5 +1,6 @@
-"""The layout's rules, read from the code's imports: the decision core does no I/O, escalation/ never
-depends on training/, and no product code imports the tooling (launcher, seeding, test clients)."""
+"""The layout's rules, read from the code's imports: the decision core and the metric definitions do no
+I/O, escalation/ never depends on training/ or analytics/, and no product code imports the tooling
+(launcher, seeding, test clients)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Iterator, Set
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("common", "escalation", "rasa_plugins", "actions", "training", "service")
+PRODUCT = ("common", "escalation", "rasa_plugins", "actions", "training", "analytics", "service")
 # What the pure core may not import: I/O, web, Rasa, file formats, settings.
 NOT_IN_CORE = (
     "sqlalchemy",
@@ -60,13 +61,22 @@ def test_the_decision_core_imports_nothing_that_does_io(path):
     assert not {m for m in imported_modules(path) if starts_with_any(m, NOT_IN_CORE)}
 
 
-def test_escalation_never_imports_training():
+def test_escalation_never_imports_training_or_analytics():
     offenders = {
         str(p.relative_to(ROOT))
         for p in python_files("escalation")
-        if any(starts_with_any(m, ("training",)) for m in imported_modules(p))
+        if any(starts_with_any(m, ("training", "analytics")) for m in imported_modules(p))
     }
     assert not offenders
+
+
+# Pure like the core: the definitions, the facts of one conversation and the what-if replay.
+PURE_ANALYTICS = ("metrics.py", "whatif.py")
+
+
+@pytest.mark.parametrize("name", PURE_ANALYTICS)
+def test_the_metric_definitions_and_the_replay_do_no_io(name):
+    assert not {m for m in imported_modules(ROOT / "analytics" / name) if starts_with_any(m, NOT_IN_CORE)}
 
 
 def test_no_product_module_imports_the_tooling():
@@ -81,7 +91,7 @@ def test_no_product_module_imports_the_tooling():
 def test_nothing_imports_the_actions_but_the_action_server():
     offenders = {
         str(p.relative_to(ROOT))
-        for p in python_files("common", "escalation", "rasa_plugins", "training", "service", "tools")
+        for p in python_files("common", "escalation", "rasa_plugins", "training", "analytics", "service", "tools")
         if any(starts_with_any(m, ("actions",)) for m in imported_modules(p))
     }
     assert not offenders

@@ -240,3 +240,16 @@ def test_reserved_slots_are_checked(reserved, problem):
     with pytest.raises(RulesError) as error:
         parse_rules(data)
     assert problem in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "customer",
+    [CustomerView("vip", "active", None, 2), CustomerView("vip", "active", 1, None), DETRACTOR],
+)
+@pytest.mark.parametrize(
+    "signals",
+    [FAQ, Signals("greet", "hi", 0.0, 0.0, 0, 1), Signals("rate_csat", "5", 0.0, 0.0, 0, 6)],
+)
+def test_an_unhappy_history_never_hands_over_a_calm_neutral_message(customer, signals):
+    # the relief lowers the VIP's frustration threshold 0.2 -> 0.05 at least, never to 0 (every message)
+    assert decide(customer, signals, CALM, OPEN, RULES).action == STAY

@@ -1,4 +1,4 @@
-// Shared by the agent console and the trainers' page: the API client, DOM helpers and sign-in.
+// Shared by the agent console, the trainers' page and the analytics page: the API client, DOM helpers and sign-in.
 // Text from customers is only ever set with textContent (el()), never parsed as HTML.
 "use strict";
 
@@ -71,12 +71,15 @@ async function endSession() {
   $("agent").focus();
 }
 
-// Signs in with the page's form; `role` is the role the page is for ("agent" or "trainer").
-function setUpSignIn(role, onSignedIn) {
+// Signs in with the page's form; `role` is the role the page is for ("agent", "trainer" or "lead"), and
+// `alsoFor` the other roles that may use it (the analytics page: leads, and trainers too).
+function setUpSignIn(role, onSignedIn, {alsoFor = []} = {}) {
+  const allowed = [role, ...alsoFor];
   async function enter() {
     const me = await api("GET", "/api/me");
-    if (me.role !== role) {
-      signOut(`This page is for ${role}s; ${me.display_name} signs in as ${me.role === "agent" ? "an agent" : "a trainer"}.`);
+    if (!allowed.includes(me.role)) {
+      const article = me.role === "agent" ? "an" : "a";
+      signOut(`This page is for ${allowed.map((r) => `${r}s`).join(" and ")}; ${me.display_name} signs in as ${article} ${me.role}.`);
       return;
     }
     session.person = me;

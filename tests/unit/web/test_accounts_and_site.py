@@ -53,7 +53,7 @@ def test_roles_are_separate(service, person, path, status):
         assert "role" in response.json["error"]
 
 
-@pytest.mark.parametrize("page", ["/", "/console", "/trainer"])
+@pytest.mark.parametrize("page", ["/", "/console", "/trainer", "/analytics"])
 def test_pages_have_a_strict_content_security_policy(service, page):
     response = service.client.get(page)
     assert response.status == 200 and response.headers["content-type"].startswith("text/html")
@@ -76,6 +76,8 @@ def test_the_website_lets_the_widget_reach_rasa(service):
         ("/static/console.js", 200),
         ("/static/site.css", 200),
         ("/static/webchat.js", 200),
+        ("/static/chart.js", 200),
+        ("/static/analytics.js", 200),
         ("/static/console.html", 404),
         ("/static/..%2Fapp.py", 404),
         ("/static/%2e%2e%2fapp.py", 404),
@@ -227,7 +229,7 @@ def test_an_unknown_name_costs_one_pbkdf2_like_a_known_one(service, monkeypatch,
         assert calls == [200_000], name
 
 
-@pytest.mark.parametrize("page", ["/console", "/trainer"])
+@pytest.mark.parametrize("page", ["/console", "/trainer", "/analytics"])
 def test_the_pages_have_a_sign_out_button_that_revokes_the_token(service, page):
     assert '<button id="sign-out" type="button"' in service.client.get(page).body.decode()
     assert 'fetch("/api/sign-out", {method: "POST"' in service.client.get("/static/common.js").body.decode()
