@@ -7,12 +7,31 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: score-messages dissatisfaction-model demo test test-fast check shell rasa setup setup-dev env browser inbox release rollback seed train migrate token agent-token agent-add agent-list agent-set agent-password agent-deactivate agent-activate bench lock validate clean
+.PHONY: score-messages dissatisfaction-model demo demo-scaled demo-history demo-history-remove proxy test test-fast check shell rasa setup setup-dev env browser inbox release rollback seed train migrate token agent-token agent-add agent-list agent-set agent-password agent-deactivate agent-activate bench lock validate clean
 
 demo: setup env seed
 	@$(PY) -m tools.launcher
 
+# The same product as a deployment runs it (docs/scaling.md): PostgreSQL, Redis, RabbitMQ (started
+# beforehand; the command says what is missing), RASA_REPLICAS Rasa replicas, ACTION_SERVERS action
+# servers and SERVICE_PROCESSES service processes behind nginx on the same two addresses as `make demo`.
+demo-scaled: setup env proxy
+	@$(PY) -m tools.scaled
+
+# A week of demo history for /analytics, played through the running system (`make demo` in another
+# terminal; `make demo` plays it by itself the first time). Marked as seeded; the second target deletes it.
+demo-history: setup env
+	@$(PY) -m analytics.seed --days 7
+
+demo-history-remove: setup env
+	@$(PY) -m analytics.seed --remove
+
+# Debian's nginx for make demo-scaled (installed when missing and possible).
+proxy:
+	@./scripts/proxy.sh
+
 test: setup-dev env browser check
+	@./scripts/proxy.sh || echo "==> Without nginx the scaled tests (tests/integration/test_scaled_*.py) are skipped"
 	@$(PY) -m pytest -n 2 --dist loadgroup
 
 # The fast layer only (pure logic, the web app in-process, actions with rasa_sdk trackers): no servers.

@@ -25,7 +25,7 @@ from common.database import Database
 from common.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
-RASA_EXCHANGE = "rasa-exchange"  # Rasa's PikaEventBroker publishes to this fanout exchange
+RASA_EXCHANGE = "rasa-exchange"  # the fanout exchange Rasa's PikaEventBroker publishes to, unless configured
 BATCH = 200  # events committed together
 BATCH_WAIT_SECONDS = 0.2  # a lone event waits at most this long for company
 
@@ -97,6 +97,7 @@ def main(settings: Optional[Settings] = None) -> None:
         BrokerEvents(Database.from_url(settings.customer_db_url)),
         settings.scaled_rabbitmq_url,
         settings.event_broker_queue,
+        exchange=settings.event_broker_queue,  # the scaled endpoints name Rasa's exchange after the queue
     )
 
     async def run() -> None:

@@ -22,7 +22,7 @@ import logging
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Dict, List, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Protocol, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -41,6 +41,17 @@ CURSOR, QUEUE_CHECKED = "tracker_cursor", "queue_checked_at"
 QUEUE_SLACK = timedelta(minutes=1)
 COMMIT_SLACK = timedelta(minutes=1)  # how long an event may take from its time stamp to its commit
 BATCH = 200  # conversations rebuilt per transaction
+
+
+class EventSource(Protocol):
+    """Where a refresh reads Rasa's events: the tracker store (TrackerEvents) or what the event broker
+    delivered (analytics.broker_events.BrokerEvents)."""
+
+    def changed_since(self, cursor: int) -> Tuple[Set[str], int]: ...
+
+    def of(self, conversation_ids: Sequence[str]) -> Dict[str, List[dict]]: ...
+
+    def delete(self, conversation_ids: Sequence[str]) -> None: ...
 
 
 class TrackerEvents:
@@ -137,7 +148,7 @@ class Refresher:
     def __init__(
         self,
         store: AnalyticsStore,
-        events: TrackerEvents,
+        events: EventSource,
         queue: HandoffQueue,
         rules: Rules,
         clock: Callable[[], datetime],

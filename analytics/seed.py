@@ -326,7 +326,7 @@ def seed(settings: Settings, days: int, per_day: int) -> int:
         print(file=sys.stderr)
     refresher = Refresher(
         store,
-        TrackerEvents.for_sqlite_file(settings.tracker_db_path),
+        TrackerEvents.for_tracker_store(settings.tracker_store_url),
         player.queue,
         player.rules,
         lambda: datetime.now(timezone.utc),
@@ -341,7 +341,7 @@ def remove(settings: Settings) -> int:
     database = Database.from_url(settings.customer_db_url)
     store = AnalyticsStore(database)
     ids = store.seeded_ids()
-    tracker = TrackerEvents.for_sqlite_file(settings.tracker_db_path)
+    tracker = TrackerEvents.for_tracker_store(settings.tracker_store_url)
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         with database.session() as session:

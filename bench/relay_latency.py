@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import requests
 
@@ -60,12 +60,18 @@ def chart(samples: Dict[str, List[float]], path: Path) -> None:
     plt.close(fig)
 
 
-def measure(system: launcher.System) -> Dict[str, List[float]]:
+class NotRelayed(RuntimeError):
+    """A message did not reach the other side within the wait."""
+
+
+def measure(system: launcher.System, widget_url: Optional[str] = None, wait: float = 10) -> Dict[str, List[float]]:
+    """`widget_url`: where the customer's socket connects (default: the system's Rasa address); the
+    scaled benchmark points it at one replica so that agents' messages cross to it from the others."""
     settings = system.settings
     headers = {"Authorization": f"Bearer {agent_token('alice', settings.agent_token_secret)}"}
     api = system.escalation_url + "/api/handoffs"
     token = mint("demo-vip", settings.customer_token_secret, settings.customer_token_issuer, 3600)
-    widget = WidgetClient(settings.rasa_url, token)
+    widget = WidgetClient(widget_url or settings.rasa_url, token)
     try:
         session_id = widget.request_session()
         widget.say(session_id, "I'm still waiting for my refund, this is the third time I ask!!!")
@@ -90,6 +96,8 @@ def measure(system: launcher.System) -> Dict[str, List[float]]:
             started = time.perf_counter()
             widget.say(session_id, text)
             while True:  # the console's loop: long-poll until the message is there
+                if time.perf_counter() - started > wait:
+                    raise NotRelayed(f"{text!r} did not reach the console's long-poll within {wait:.0f} s")
                 update = requests.get(
                     f"{api}/{handoff['id']}/messages", params={"after": cursor, "wait": 10}, headers=headers, timeout=20
                 ).json()

@@ -1,6 +1,16 @@
 """`make bench`: every benchmark, one after another; reports and charts land in bench/reports/."""
 
-from bench import faq_heldout, latency, nlu_clinc, relay_latency, routing_simulation, security_probe, sentiment
+from bench import (
+    analytics_summary,
+    faq_heldout,
+    latency,
+    nlu_clinc,
+    relay_latency,
+    routing_simulation,
+    scaled_load,
+    security_probe,
+    sentiment,
+)
 from bench.common import MissingBenchData
 
 STEPS = (
@@ -9,8 +19,10 @@ STEPS = (
     ("Sentiment and dissatisfaction", sentiment.main),
     ("Turn latency and throughput vs the rasa init baseline", latency.main),
     ("Live relay latency between console and widget", relay_latency.main),
+    ("make demo vs make demo-scaled with 1 and 2 Rasa replicas; relay across replicas", scaled_load.main),
     ("A simulated support day: FIFO vs the product's routing", routing_simulation.main),
     ("Security probe of the running product (attacks and faults)", security_probe.main),
+    ("Analytics summary over 100,000 conversations", analytics_summary.main),
 )
 
 

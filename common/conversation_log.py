@@ -7,6 +7,11 @@ indexed query, without loading the whole tracker through Rasa's HTTP API. Readin
 still goes through Rasa (agents' messages are pushed with its tracker events API), so Rasa remains
 the one writer of its store.
 
+On PostgreSQL (the scaled configuration) event ids come from a sequence: they are handed out at
+insert, so across conversations a later commit can carry a smaller id. Within one conversation they
+still follow the order of commits, because Rasa writes a conversation only under its lock (the Redis
+lock store when several replicas share the store), which is what the per-conversation cursor needs.
+
 Who said what: `user` events are the customer's; `bot` events carry `metadata.agent` when an agent
 wrote them (common.rasa_api.RasaClient.say_as_agent sets it), otherwise they are the bot's.
 """
@@ -67,9 +72,18 @@ class ConversationLog:
 
     @classmethod
     def for_sqlite_file(cls, path: str) -> "ConversationLog":
-        # Read-only use of the file Rasa writes in WAL mode: readers never block the writer.
-        engine = sa.create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 10})
-        return cls(engine)
+        return cls.for_tracker_store(f"sqlite:///{path}")
+
+    @classmethod
+    def for_tracker_store(cls, url: str) -> "ConversationLog":
+        """The log of the tracker store at `url` (settings.tracker_store_url): Rasa's SQLite file, or the
+        PostgreSQL database the replicas of the scaled configuration share."""
+        if url.startswith("sqlite"):
+            # Read-only use of the file Rasa writes in WAL mode: readers never block the writer.
+            return cls(sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}))
+        # Every service process polls for its consoles: a few pooled connections each, checked before
+        # use so that a restarted database costs one retry instead of an error.
+        return cls(sa.create_engine(url, pool_size=4, max_overflow=8, pool_pre_ping=True))
 
     def messages(
         self, conversation_id: str, after: int = 0, limit: int = 500, since: Optional[datetime] = None

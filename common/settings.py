@@ -14,7 +14,7 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from dotenv import dotenv_values
 
@@ -53,6 +53,15 @@ def _flag(key: str, raw: str) -> bool:
 
 def _text(_key: str, raw: str) -> str:
     return raw
+
+
+def _one_of(*choices: str) -> Callable[[str, str], str]:
+    def parse(key: str, raw: str) -> str:
+        if raw not in choices:
+            raise ValueError(f"Setting {key} must be one of {', '.join(choices)}, got {raw!r}")
+        return raw
+
+    return parse
 
 
 def _setting(
@@ -121,10 +130,50 @@ class Settings:
     release_min_label_examples: int = _setting("RELEASE_MIN_LABEL_EXAMPLES", "3", _whole_number)
     # benchmarks only: the folder with the public data sets (bench/data/README.md); "" = none
     bench_data_dir: str = _setting("BENCH_DATA_DIR", "")
+    # Rasa's conversation history as an SQLAlchemy URL (PostgreSQL when scaled out); "" = the SQLite
+    # file at TRACKER_DB_PATH
+    tracker_db_url: str = _setting("TRACKER_DB_URL", "")
+    # every Rasa server a release loads its model into (space-separated base URLs); "" = the one at
+    # RASA_HOST:RASA_PORT. `make demo-scaled` sets it for its own processes.
+    rasa_replica_urls_text: str = _setting("RASA_REPLICA_URLS", "")
+    # --- make demo-scaled: the services of a real deployment, and how many of each process ---
+    # one PostgreSQL database for the tracker store, the CRM, the queue and the trainers' data
+    scaled_database_url: str = _setting("SCALED_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/larkspur")
+    # Redis for Rasa's lock store and socket.io's message manager
+    scaled_redis_url: str = _setting("SCALED_REDIS_URL", "redis://127.0.0.1:6379/0")
+    # RabbitMQ, Rasa's event broker (Pika); every tracker event goes to EVENT_BROKER_QUEUE
+    scaled_rabbitmq_url: str = _setting("SCALED_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+    event_broker_queue: str = _setting("EVENT_BROKER_QUEUE", "larkspur-events")
+    # where the analytics read Rasa's events: "tracker_store" (make demo) or "event_broker" (the events the
+    # analytics consumer stored from EVENT_BROKER_QUEUE; make demo-scaled sets it)
+    analytics_events_from: str = _setting(
+        "ANALYTICS_EVENTS_FROM", "tracker_store", _one_of("tracker_store", "event_broker")
+    )
+    # how long a replica's hold on a conversation lasts at most (Rasa's TICKET_LOCK_LIFETIME, 60 s by
+    # default): a conversation whose turn was running on a replica that crashed waits this long; above
+    # the 20 s an action call may take (rasa_plugins/action_calls.py) with room for its retries
+    scaled_lock_lifetime_seconds: int = _setting("SCALED_LOCK_LIFETIME_SECONDS", "30", _whole_number)
+    rasa_replicas: int = _setting("RASA_REPLICAS", "2", _whole_number)
+    action_servers: int = _setting("ACTION_SERVERS", "1", _whole_number)
+    service_processes: int = _setting("SERVICE_PROCESSES", "2", _whole_number)
+    # the interface and first port of the processes behind the proxy (replica i of a kind listens on
+    # a port of its own from here: docs/scaling.md)
+    scaled_internal_host: str = _setting("SCALED_INTERNAL_HOST", "127.0.0.1")
+    scaled_port_base: int = _setting("SCALED_PORT_BASE", "15000", _whole_number)
 
     @property
     def rasa_url(self) -> str:
         return f"http://{self.rasa_host}:{self.rasa_port}"
+
+    @property
+    def tracker_store_url(self) -> str:
+        """Where Rasa's tracker store is, as an SQLAlchemy URL (what reads the conversations uses)."""
+        return self.tracker_db_url or f"sqlite:///{self.tracker_db_path}"
+
+    @property
+    def rasa_replica_urls(self) -> List[str]:
+        """Every Rasa server that serves the bot (a release loads its model into each)."""
+        return self.rasa_replica_urls_text.split() or [self.rasa_url]
 
     @property
     def action_server_url(self) -> str:

@@ -238,6 +238,40 @@ def message_manager() -> Optional[AsyncRedisManager]:
     return AsyncRedisManager(url, channel=SOCKETIO_CHANNEL) if url else None
 
 
+async def listening_to_other_replicas(sio: AsyncServer, timeout: float = 5) -> None:
+    """Subscribes the Redis manager to the replicas' channel now, at the server's start. python-socketio
+    would do it on the first connection, in the background: what is emitted before the subscription
+    is in place (that first socket's session_confirm, or a reply to it) never comes back from Redis, so
+    the first customer of a freshly (re)started replica could wait for an answer forever."""
+    if not isinstance(sio.manager, AsyncRedisManager) or sio.manager_initialized:
+        return
+    sio.manager_initialized = True
+    sio.manager.initialize()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        pubsub = getattr(sio.manager, "pubsub", None)
+        if pubsub is not None and pubsub.channels:
+            return
+        await asyncio.sleep(0.02)
+    logger.warning("socket.io's Redis manager did not subscribe within %s s; it keeps trying", timeout)
+
+
+def replica_tag(host: str, port: int) -> str:
+    """This replica's address as it starts every engine.io session id (URL-safe; the proxy's map matches it)."""
+    return re.sub(r"[^A-Za-z0-9]", "-", f"{host}:{port}")
+
+
+def tag_sessions_with_this_replica(sio: AsyncServer, tag: str) -> None:
+    """Engine.io session ids that say which replica made them: "<tag>.<random id>". A client on the
+    long-polling transport (rasa-webchat 1.0 always starts with it: it does not pass protocolOptions
+    to socket.io) sends each poll, and its upgrade to a websocket, as a separate request carrying the
+    session id; the proxy sends every request with a tagged id to the replica in the tag
+    (deploy/nginx.conf.template) and a request without one to any replica. No cookies, no hashing of
+    client addresses: new sessions spread evenly, and a session stays where it lives."""
+    generate = sio.eio.generate_id
+    sio.eio.generate_id = lambda: f"{tag}.{generate()}"
+
+
 def _query_token(environ: Dict) -> Optional[str]:
     values = parse_qs(environ.get("QUERY_STRING", "")).get(CUSTOMER_TOKEN_KEY)
     return values[0] if values else None
@@ -264,6 +298,8 @@ class GuardedSocketIOInput(SocketIOInput):
         handle = screening(on_new_message)
         # Origins are checked by the Rasa server's CORS settings, as in Rasa's own channel.
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=message_manager())
+        if sio.manager is not None and isinstance(sio.manager, AsyncRedisManager):
+            tag_sessions_with_this_replica(sio, replica_tag(_settings().rasa_host, _settings().rasa_port))
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio  # Rasa's get_output_channel() uses it to push agents' messages
         connections: Dict[str, Dict[str, Any]] = {}  # socket id -> token, customer, confirmed session
@@ -271,6 +307,10 @@ class GuardedSocketIOInput(SocketIOInput):
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> Any:
             return response.json({"status": "ok"})
+
+        @webhook.listener("after_server_start")
+        async def subscribe_before_customers_connect(_app: Any, _loop: Any) -> None:
+            await listening_to_other_replicas(sio)
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:

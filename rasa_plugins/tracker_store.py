@@ -9,7 +9,9 @@ run beside the writer. After a power loss the last few committed turns may be lo
 acceptable for the single-machine default; the scale-out configuration uses PostgreSQL.
 
 Reading a conversation also selects only the stored event JSON and counts rows in SQL, instead of
-building an ORM object per event (Rasa's queries and their filters are reused unchanged).
+building an ORM object per event (Rasa's queries and their filters are reused unchanged); a turn's new
+events are written in one INSERT. The same store runs on PostgreSQL in the scaled configuration
+(docs/scaling.md): the SQLite set-up applies only to SQLite.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Iterator, Optional, Text
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import event
 from sqlalchemy.pool import QueuePool
 
@@ -58,6 +61,29 @@ class SupportSQLTrackerStore(SQLTrackerStore):
         if self.domain and events:
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         return None
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's save (the same rows), with the turn's new events written in one multi-row INSERT
+        instead of one INSERT per event: on PostgreSQL each statement is a round trip to the server,
+        taken while the replica's event loop waits."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            rows = []
+            for event in self._additional_events(session, tracker):
+                data = event.as_dict()
+                rows.append(
+                    {
+                        "sender_id": tracker.sender_id,
+                        "type_name": event.type_name,
+                        "timestamp": data.get("timestamp"),
+                        "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        "action_name": data.get("name"),
+                        "data": json.dumps(data),
+                    }
+                )
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            session.commit()
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         query = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False)

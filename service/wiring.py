@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sanic import Sanic
 
-from analytics.refresh import Refresher, TrackerEvents
+from analytics.broker_events import BrokerEvents
+from analytics.refresh import EventSource, Refresher, TrackerEvents
 from analytics.reports import Analytics
 from analytics.store import AnalyticsStore
 from analytics.web import analytics_blueprint, upkeep_step
@@ -47,7 +48,7 @@ def services_for(settings: Settings, database: Database) -> Services:
         agents=AgentDirectory(database),
         customers=CustomerRepository(database),
         rasa=RasaClient(settings.rasa_url, settings.rasa_token),
-        log=ConversationLog.for_sqlite_file(settings.tracker_db_path),
+        log=ConversationLog.for_tracker_store(settings.tracker_store_url),
         upkeep_lease=JobLease(database, "queue-upkeep", timedelta(seconds=UPKEEP_LEASE_SECONDS)),
     )
 
@@ -69,8 +70,14 @@ def analytics_for(services: Services) -> Analytics:
     """The analytics over the product's database (the fact table lives beside the queue) and the tracker
     store, refreshed on read and by the upkeep timer."""
     settings = services.settings
-    store = AnalyticsStore(Database.from_url(settings.customer_db_url))  # the queue's engine: one per URL
-    events = TrackerEvents.for_sqlite_file(settings.tracker_db_path)
+    database = Database.from_url(settings.customer_db_url)  # the queue's engine: one per URL
+    store = AnalyticsStore(database)
+    # The same events either way: read from Rasa's tracker store, or as the event broker delivered them.
+    events: EventSource = (
+        BrokerEvents(database)
+        if settings.analytics_events_from == "event_broker"
+        else TrackerEvents.for_tracker_store(settings.tracker_store_url)
+    )
     refresher = Refresher(store, events, services.queue, services.rules, services.clock)
     rules_file = Path(settings.escalation_rules_file)
     return Analytics(store, refresher, services.rules, rules_file.read_text, services.clock)

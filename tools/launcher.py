@@ -62,14 +62,24 @@ ACTION_SERVER, RASA_SERVER, ESCALATION_SERVICE = "action server", "Rasa server",
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-def start_action_server(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
+def numbered(name: str, number: Optional[int]) -> str:
+    """A process's name (and its log's), numbered when several of its kind run (make demo-scaled)."""
+    return name if number is None else f"{name} {number}"
+
+
+def _log_file(log_dir: Path, stem: str, number: Optional[int]) -> Path:
+    return log_dir / (f"{stem}.log" if number is None else f"{stem}-{number}.log")
+
+
+def start_action_server(settings: Settings, log_dir: Path = VAR_DIR / "logs", number: Optional[int] = None) -> Service:
     command = [RASA, "run", "actions", "--actions", "actions", "--port", str(settings.action_server_port)]
+    host = "127.0.0.1" if settings.action_server_host in ("0.0.0.0", "::") else settings.action_server_host
     return _spawn(
-        ACTION_SERVER,
+        numbered(ACTION_SERVER, number),
         command,
         {**process_env(settings), "SANIC_HOST": settings.action_server_host},  # rasa_sdk's listen address
-        log_dir / "actions.log",
-        f"http://127.0.0.1:{settings.action_server_port}/health",
+        _log_file(log_dir, "actions", number),
+        f"http://{host}:{settings.action_server_port}/health",
     )
 
 
@@ -92,24 +102,54 @@ def rasa_run_command(settings: Settings, model: Path, endpoints: Path = BOT_DIR 
 
 
 def start_rasa(
-    settings: Settings, model: Path, log_dir: Path = VAR_DIR / "logs", endpoints: Path = BOT_DIR / "endpoints.yml"
+    settings: Settings,
+    model: Path,
+    log_dir: Path = VAR_DIR / "logs",
+    endpoints: Path = BOT_DIR / "endpoints.yml",
+    number: Optional[int] = None,
+    extra_env: Optional[dict] = None,
+    wrapper: Sequence[str] = (),
 ) -> Service:
-    command = rasa_run_command(settings, model, endpoints)
+    """`wrapper`: a command that runs Rasa, e.g. `ip netns exec NAME` (Rasa on another host's network)."""
+    command = [*wrapper, *rasa_run_command(settings, model, endpoints)]
     # Sanic refuses bodies over this before reading them (its default is 100 MB); customers' messages
     # are a few KB, the channel's own check answers 413 above 1 MB.
-    env = {**process_env(settings), "SANIC_REQUEST_MAX_SIZE": str(MAX_REQUEST_BYTES)}
-    return _spawn(RASA_SERVER, command, env, log_dir / "rasa.log", f"{settings.rasa_url}/")
+    env = {**process_env(settings), "SANIC_REQUEST_MAX_SIZE": str(MAX_REQUEST_BYTES), **(extra_env or {})}
+    return _spawn(
+        numbered(RASA_SERVER, number), command, env, _log_file(log_dir, "rasa", number), f"{settings.rasa_url}/"
+    )
 
 
-def start_escalation_service(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
+ANALYTICS_CONSUMER = "analytics consumer"
+
+
+def start_analytics_consumer(settings: Settings, log_dir: Path = VAR_DIR / "logs") -> Service:
+    """The scaled configuration's reader of Rasa's event broker (analytics/event_consumer.py); it has no
+    HTTP side: supervised by its process alone."""
+    command = [str(BIN / "python"), "-m", "analytics.event_consumer"]
+    return _spawn(ANALYTICS_CONSUMER, command, process_env(settings), log_dir / "analytics-consumer.log", "")
+
+
+def start_escalation_service(
+    settings: Settings, log_dir: Path = VAR_DIR / "logs", number: Optional[int] = None
+) -> Service:
     command = [str(BIN / "python"), "-m", "service"]
     return _spawn(
-        ESCALATION_SERVICE,
+        numbered(ESCALATION_SERVICE, number),
         command,
         process_env(settings),
-        log_dir / "escalation.log",
+        _log_file(log_dir, "escalation", number),
         f"http://127.0.0.1:{settings.escalation_port}/health",
     )
+
+
+def model_to_serve(settings: Settings, trained: Path, started_at: float) -> Path:
+    """The model a Rasa server (re)starts with: the live one when the trainers released (or rolled back)
+    since the system started at `started_at` (time.time()), so that a replica restarted after a
+    release does not bring back the older model; else the one the system started with."""
+    from training.release import released_model  # training loads more than the launcher needs up front
+
+    return released_model(Path(settings.bot_project_dir), since=started_at) or trained
 
 
 def answers(check) -> bool:
@@ -137,20 +177,19 @@ def wait_until_up(service: Service, timeout: float = 180) -> None:
     )
 
 
-def wait_for_model(settings: Settings, timeout: float = 180) -> None:
+def wait_for_model(settings: Settings, timeout: float = 180, rasa_url: Optional[str] = None) -> None:
     """`/` answers before the model is loaded; /status (token-protected) says when it is."""
+    url = rasa_url or settings.rasa_url
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if answers(
             lambda: bool(
-                requests.get(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, timeout=2)
-                .json()
-                .get("model_file")
+                requests.get(f"{url}/status", params={"token": settings.rasa_token}, timeout=2).json().get("model_file")
             )
         ):
             return
         time.sleep(0.5)
-    raise TimeoutError("The Rasa server did not load its model in time.")
+    raise TimeoutError(f"The Rasa server at {url} did not load its model in time.")
 
 
 class GaveUp(RuntimeError):
@@ -269,6 +308,19 @@ def supervised(supervisor: Supervisor, interval: float = 0.5) -> Iterator[None]:
 ALL_DAY_PRESENCE = {"AGENT_PRESENCE_TIMEOUT_SECONDS": str(24 * 3600)}
 
 
+def put_on_shift(settings: Settings, escalation_url: str, agents: Sequence[str]) -> None:
+    """Puts agents online, as their consoles would; for tests and benchmarks that run with
+    ALL_DAY_PRESENCE, so that one call lasts the whole run instead of a heartbeat's minute."""
+    for agent in agents:
+        token = agent_token(agent, settings.agent_token_secret)
+        requests.post(
+            f"{escalation_url}/api/presence",
+            json={"status": "online"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).raise_for_status()
+
+
 @dataclass
 class System:
     """The three processes of one running copy of the system, restarted when one crashes."""
@@ -295,16 +347,7 @@ class System:
         return f"http://127.0.0.1:{self.settings.escalation_port}"
 
     def put_on_shift(self, agents: Sequence[str]) -> None:
-        """Puts agents online, as their consoles would; for tests and benchmarks that run with
-        ALL_DAY_PRESENCE, so that one call lasts the whole run instead of a heartbeat's minute."""
-        for agent in agents:
-            token = agent_token(agent, self.settings.agent_token_secret)
-            requests.post(
-                f"{self.escalation_url}/api/presence",
-                json={"status": "online"},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            ).raise_for_status()
+        put_on_shift(self.settings, self.escalation_url, agents)
 
     def wait_until_up(self) -> None:
         """Until every process answers and Rasa has loaded its model (after a start or a restart)."""
@@ -315,10 +358,10 @@ class System:
 
 def start_system(settings: Settings, model: Path, log_dir: Path, report: Callable[[str], None]) -> Supervisor:
     """The action server, the Rasa server and the escalation service, watched by a Supervisor."""
-    supervisor = Supervisor(report)
+    supervisor, started_at = Supervisor(report), time.time()
     starters = (
         lambda: start_action_server(settings, log_dir=log_dir),
-        lambda: start_rasa(settings, model, log_dir=log_dir),
+        lambda: start_rasa(settings, model_to_serve(settings, model, started_at), log_dir=log_dir),
         lambda: start_escalation_service(settings, log_dir=log_dir),
     )
     for start in starters:
@@ -357,6 +400,7 @@ def main() -> None:
     model = train()
     print(f"==> Model: {model.name}", flush=True)
     supervisor: Optional[Supervisor] = None
+    history: Optional[subprocess.Popen] = None
     try:
         print(
             f"==> Starting the action server (port {settings.action_server_port}), the Rasa server "
@@ -369,6 +413,8 @@ def main() -> None:
         )
         System(settings, model, supervisor, VAR_DIR / "logs").wait_until_up()
         print(banner(settings), flush=True)
+        if settings.demo_accounts:  # the analytics page's demo week, played once through the running system
+            history = subprocess.Popen([str(BIN / "python"), "-m", "analytics.seed", "--days", "7", "--if-empty"])
         while True:
             supervisor.check()
             time.sleep(1)
@@ -378,6 +424,8 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\n==> Stopping", flush=True)
     finally:
+        if history is not None and history.poll() is None:
+            history.terminate()
         if supervisor is not None:
             supervisor.stop_all()
 
@@ -391,9 +439,11 @@ def banner(settings: Settings) -> str:
             f"sign in as alice or bob with the password {settings.demo_agent_password}  (DEMO_AGENT_PASSWORD in .env)"
         )
         trainer = "(sign in as tara, same password)"
+        lead = "(sign in as lena, a team lead, or tara; same password)"
     else:
         accounts = "sign in with an account made by `make agent-add` (demo accounts are off: DEMO_ACCOUNTS=false)"
         trainer = "(a trainer's account: make agent-add ROLE=trainer ...)"
+        lead = "(a lead's account: make agent-add ROLE=lead ...)"
     demo = (
         f"(the yellow demo bar at the top lets you chat as one of the personas: {', '.join(DEMO_PERSONAS)})"
         if settings.demo_page_enabled
@@ -408,6 +458,7 @@ def banner(settings: Settings) -> str:
   Agent console:                 {site}/console
       {accounts}
   Trainers' page:                {site}/trainer   {trainer}
+  Analytics:                     {site}/analytics   {lead}
 
 Try it: open the console as alice first (online: chats come to her; with nobody online, customers are
 honestly offered a callback). On the website choose demo-vip, ask "how long does delivery take?",

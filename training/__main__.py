@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     project, reviews = BotProject(Path(settings.bot_project_dir)), ReviewStore(database)
     if args.command == "inbox":
         groups = inbox_from_stores(
-            ConversationLog.for_sqlite_file(settings.tracker_db_path),
+            ConversationLog.for_tracker_store(settings.tracker_store_url),
             HandoffQueue(database),
             reviews,
             ReviewStore.of_dissatisfaction(database),

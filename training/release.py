@@ -14,8 +14,9 @@ The gate, in order (the first failure stops it, saying why):
    (tests/dissatisfaction/heldout_reviewed.yml): the same comparison and tolerances, per label
    (dissatisfied, not_dissatisfied), on whether each message is called dissatisfied.
 5. The conversation tests (tests/stories) with the candidate: every story must pass.
-A candidate that passes is loaded into the running Rasa server with its `PUT /model` (no restart;
-requests wait while the new model loads). The model it replaces is kept for a one-step rollback.
+A candidate that passes is loaded into every running Rasa server (RASA_REPLICA_URLS; one when empty) with
+its `PUT /model` (no restart; requests wait while the new model loads); a server that restarts later
+starts with it (tools/launcher.py reads the release state). The model it replaces is kept for a one-step rollback.
 Each run writes report.json, report.md and confusion.png into its own folder.
 
 Run by the escalation service in a separate process (it loads Rasa and TensorFlow) and by
@@ -243,8 +244,18 @@ def write_state(project: BotProject, state: dict) -> None:
     tmp.replace(path)
 
 
-def _rasa_client(settings: Settings) -> RasaClient:
-    return RasaClient(settings.rasa_url, settings.rasa_token, timeout=10)
+def released_model(project_root: Path, since: float = 0) -> Optional[Path]:
+    """The live model of the last release or rollback made at `since` (time.time()) or later, if its
+    file is still there: what a Rasa server that (re)starts must serve."""
+    path = project_root / "models" / STATE_FILE
+    if not path.exists() or path.stat().st_mtime < since:
+        return None
+    live = json.loads(path.read_text()).get("live")
+    return Path(live) if live and Path(live).exists() else None
+
+
+def _rasa_client(settings: Settings, base_url: Optional[str] = None) -> RasaClient:
+    return RasaClient(base_url or settings.rasa_url, settings.rasa_token, timeout=10)
 
 
 def live_model(project: BotProject, settings: Settings) -> Optional[Path]:
@@ -257,17 +268,46 @@ def live_model(project: BotProject, settings: Settings) -> Optional[Path]:
     return found[0] if found else None
 
 
-def load_live(settings: Settings, model: Path, timeout: float = 300) -> float:
-    """Loads `model` into the running Rasa server (`PUT /model`); returns how long it took."""
-    started, rasa = time.monotonic(), _rasa_client(settings)
+def _load_into(settings: Settings, replica: str, model: Path, timeout: float) -> None:
+    rasa = _rasa_client(settings, replica)
     try:
         rasa.load_model(str(model), timeout)
         serving = rasa.loaded_model()
     except RasaUnavailable as error:
-        raise RuntimeError(str(error)) from None
+        raise RuntimeError(f"{replica}: {error}") from None
     if serving != model.name:
-        raise RuntimeError(f"Rasa reports {serving} after loading {model.name}")
+        raise RuntimeError(f"{replica} reports {serving} after loading {model.name}")
+
+
+def load_live(settings: Settings, model: Path, timeout: float = 300, previous: Optional[Path] = None) -> float:
+    """Loads `model` into every Rasa server (settings.rasa_replica_urls, one `PUT /model` each, one after
+    the other so that the others keep answering); returns how long it took. When one refuses or cannot
+    be reached, the servers that already took the new model get `previous` back (all serve one model)
+    and the error says which server failed."""
+    started, loaded = time.monotonic(), []
+    for replica in settings.rasa_replica_urls:
+        try:
+            _load_into(settings, replica, model, timeout)
+        except RuntimeError as error:
+            restored = [r for r in loaded if previous is not None and _restored(settings, r, previous, timeout)]
+            raise RuntimeError(
+                f"Loading {model.name} failed on {error}; "
+                + (
+                    f"{len(restored)} of {len(loaded)} server(s) that had taken it serve {previous.name} again"
+                    if previous is not None
+                    else "no previous model to restore"
+                )
+            ) from None
+        loaded.append(replica)
     return time.monotonic() - started
+
+
+def _restored(settings: Settings, replica: str, previous: Path, timeout: float) -> bool:
+    try:
+        _load_into(settings, replica, previous, timeout)
+        return True
+    except RuntimeError:
+        return False
 
 
 def rollback(project: BotProject, settings: Settings) -> dict:
@@ -276,7 +316,8 @@ def rollback(project: BotProject, settings: Settings) -> dict:
     previous = state.get("previous")
     if not previous or not Path(previous).exists():
         raise RuntimeError("There is no previous model to roll back to.")
-    seconds = load_live(settings, Path(previous))
+    current = Path(state["live"]) if state.get("live") and Path(state["live"]).exists() else None
+    seconds = load_live(settings, Path(previous), previous=current)
     state["history"].append(
         {"event": "rollback", "from": state.get("live"), "to": previous, "at": datetime.now(timezone.utc).isoformat()}
     )
@@ -369,8 +410,8 @@ def release(project: BotProject, settings: Settings, out_dir: Path, load: bool =
         return finish(False, [message])
 
     if load:
-        _stage(report, "load", f"Loading {candidate.name} into the running Rasa server (PUT /model)")
-        seconds = load_live(settings, candidate)
+        _stage(report, "load", f"Loading {candidate.name} into the running Rasa server(s) (PUT /model)")
+        seconds = load_live(settings, candidate, previous=live)
         state = read_state(project)
         state["history"].append(
             {

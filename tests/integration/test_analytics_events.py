@@ -57,6 +57,7 @@ async def _publish(queue: str, events: List[dict]) -> None:
         unquote(url.password or "guest"),
         url.port or 5672,
         queues=[queue],
+        exchange_name=queue,  # as the scaled configuration's endpoints name it (tools/scaled.py)
     )
     await broker.connect()
     for event in events:
@@ -71,6 +72,7 @@ async def _delete_queue(queue: str) -> None:
     async with connection:
         channel = await connection.channel()
         await channel.queue_delete(queue)
+        await channel.exchange_delete(queue)
 
 
 @pytest.fixture

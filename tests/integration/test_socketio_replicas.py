@@ -73,3 +73,35 @@ def test_a_message_sent_on_one_replica_reaches_the_socket_on_another(redis_setti
         f"agent message {n}" for n in range(40)
     ]  # all 40, in order, once each
     assert {eio_sid for eio_sid, _, _ in delivered} == {"engine-io-sid-1"}
+
+
+def test_a_replica_subscribes_at_start_so_its_first_customer_is_answered(redis_settings):
+    """python-socketio subscribes on the first connection, in the background: what a freshly restarted
+    replica emitted to its first socket before that (the session_confirm) was lost. The channel
+    subscribes when the server starts instead."""
+
+    async def scenario():
+        server = replica()
+        subscribers = redis.Redis.from_url(REDIS_URL)
+        before = dict(subscribers.pubsub_numsub(SOCKETIO_CHANNEL))[SOCKETIO_CHANNEL.encode()]
+        await channels.listening_to_other_replicas(server)
+        after = dict(subscribers.pubsub_numsub(SOCKETIO_CHANNEL))[SOCKETIO_CHANNEL.encode()]
+        delivered = []
+
+        async def to_socket(eio_sid, eio_packet):
+            delivered.append(socketio_packet.Packet(encoded_packet=eio_packet.data).data)
+
+        server._send_eio_packet = to_socket
+        sid = server.manager.connect("engine-io-sid-first", "/")
+        server.manager.enter_room(sid, "/", "first-conversation")
+        await server.emit("session_confirm", "first-conversation", room="first-conversation")  # at once
+        for _ in range(40):
+            if delivered:
+                break
+            await asyncio.sleep(0.05)
+        server.manager.thread.cancel()
+        return before, after, delivered
+
+    before, after, delivered = asyncio.run(scenario())
+    assert after == before + 1
+    assert delivered == [["session_confirm", "first-conversation"]]

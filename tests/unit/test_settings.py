@@ -114,3 +114,21 @@ def test_settings_survive_the_trip_to_a_child_process_environment(tmp_path: Path
     environment = as_environment(settings)
     assert set(environment) == KEYS  # every setting, each declared once
     assert load_settings(env=environment, env_file=tmp_path / "none.env") == settings
+
+
+def test_the_tracker_store_is_the_sqlite_file_unless_a_url_is_given(tmp_path: Path):
+    from common.settings import throwaway_settings
+
+    settings = throwaway_settings(tmp_path)
+    assert settings.tracker_store_url == f"sqlite:///{tmp_path / 'tracker.db'}"
+    url = "postgresql://postgres@db.internal:5432/larkspur"
+    assert throwaway_settings(tmp_path, TRACKER_DB_URL=url).tracker_store_url == url
+
+
+def test_a_release_reaches_the_one_rasa_server_unless_replicas_are_listed(tmp_path: Path):
+    from common.settings import throwaway_settings
+
+    settings = throwaway_settings(tmp_path)
+    assert settings.rasa_replica_urls == [settings.rasa_url]
+    listed = throwaway_settings(tmp_path, RASA_REPLICA_URLS=" http://10.0.0.5:5005  http://10.0.0.6:5005 ")
+    assert listed.rasa_replica_urls == ["http://10.0.0.5:5005", "http://10.0.0.6:5005"]
