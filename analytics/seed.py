@@ -231,6 +231,7 @@ class DemoPlayer:
     def work(self, handoff: Handoff, conversation: str, token: str, rng: random.Random) -> None:
         """A simulated agent takes the handoff up, answers and resolves it; or the customer leaves while
         waiting. Then, most of the time, the customer rates the help."""
+        self.queue.mark_demo_history([conversation])  # before it is resolved: never a measured handle time
         time.sleep(rng.uniform(0.2, 0.8))
         handoff = self.queue.get(handoff.id)
         now = datetime.now(timezone.utc)

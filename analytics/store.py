@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
     true,
 )
 
@@ -40,6 +41,7 @@ from analytics.metrics import CLOCKS, NO_QUEUE, POSITIVE_CSAT_AT_LEAST, Fact, Ta
 from common.database import Base, Database
 
 CHUNK = 500  # ids per IN (...): well below every database's limit on bound parameters
+SAVE_LOCK_KEY = 0x4C41524B  # the fact table's writers' advisory lock on PostgreSQL (any fixed number)
 
 
 class ConversationFactRow(Base):
@@ -232,6 +234,10 @@ class AnalyticsStore:
         """Replaces each conversation's row and misunderstood messages, in one transaction."""
         built = list(built)
         with self.database.session() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Several service processes refresh at once (on requests, on the timer): one writer at a
+                # time, as SQLite has it anyway, so the replace below never inserts a row twice.
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SAVE_LOCK_KEY})
             ids = [b.fact.conversation_id for b in built]
             for chunk in _chunks(ids):
                 session.execute(delete(MisunderstoodRow).where(MisunderstoodRow.conversation_id.in_(chunk)))

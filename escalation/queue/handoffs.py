@@ -23,9 +23,24 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, UniqueConstraint, and_, func, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -48,6 +63,8 @@ class HandoffRow(Base):
     id = Column(String(36), primary_key=True)
     conversation_id = Column(String(128), nullable=False, index=True)
     open_key = Column(String(128), unique=True, nullable=True)  # = conversation_id while open
+    # played by the seeded demo history (analytics/seed.py): not a measured handle time
+    demo_history = Column(Boolean, nullable=False, default=False, server_default=false())
     customer_id = Column(String(64), nullable=True)
     tier = Column(String(16), nullable=False)
     segment = Column(Text, nullable=False)  # JSON snapshot of the segment at handoff time
@@ -329,23 +346,22 @@ class HandoffQueue:
         queues: Optional[Iterable[str]] = None,
         capacity: Optional[int] = None,
         how: str = "assigned",
+        keep_for: Optional[Mapping[str, int]] = None,
     ) -> Handoff:
         """Atomically gives a waiting handoff to `agent_id`: only while it is waiting, in one of `queues`
         when given (a transfer in between cannot hand it to an agent of another queue), and while the
-        agent has fewer than `capacity` handoffs assigned (when given). ClaimConflict when someone else
-        has it or it moved; AtCapacity when the agent is full."""
+        agent has fewer than `capacity` handoffs assigned (when given), counting as taken the slots kept
+        for other queues (`keep_for`: queue -> slots the routing keeps for its chats) that their chats do
+        not fill yet. ClaimConflict when someone else has it or it moved; AtCapacity when the agent is full."""
         conditions = [HandoffRow.id == handoff_id, HandoffRow.status == WAITING]
         if queues is not None:
             conditions.append(HandoffRow.queue.in_(list(queues)))
         if capacity is not None:
-            other = aliased(HandoffRow)
-            open_now = (
-                select(func.count())
-                .select_from(other)
-                .where(other.agent_id == agent_id, other.status == ASSIGNED)
-                .scalar_subquery()
-            )
-            conditions.append(open_now < capacity)
+            taken = self._open_of(agent_id)
+            for kept_queue, slots in (keep_for or {}).items():
+                filled = self._open_of(agent_id, kept_queue)
+                taken = taken + case((filled < slots, slots - filled), else_=0)
+            conditions.append(taken < capacity)
         with self._database.session() as session:
             # Concurrent assignments to one agent wait for each other here (PostgreSQL; SQLite runs one
             # writing statement at a time anyway), so the count in the UPDATE below is current.
@@ -373,13 +389,23 @@ class HandoffQueue:
         if not assigned:
             current = self.get(handoff_id)  # raises NotFound for an unknown id
             if capacity is not None and current.status == WAITING and (queues is None or current.queue in queues):
-                raise AtCapacity(f"{agent_id} already has {capacity} open conversation(s), their capacity")
+                kept = f", counting the slots kept for {', '.join(keep_for)}" if keep_for else ""
+                raise AtCapacity(f"{agent_id} already has {capacity} open conversation(s), their capacity{kept}")
             where = f" in the {current.queue} queue" if queues is not None and current.queue not in queues else ""
             raise ClaimConflict(
                 f"handoff {handoff_id} is {current.status}{where}"
                 + (f" (agent {current.agent_id})" if current.agent_id else "")
             )
         return self.get(handoff_id)
+
+    @staticmethod
+    def _open_of(agent_id: str, queue: Optional[str] = None) -> Any:
+        """The agent's assigned handoffs (of `queue`), counted inside the statement that uses it."""
+        other = aliased(HandoffRow)
+        conditions = [other.agent_id == agent_id, other.status == ASSIGNED]
+        if queue is not None:
+            conditions.append(other.queue == queue)
+        return select(func.count()).select_from(other).where(*conditions).scalar_subquery()
 
     def claim_next(
         self,
@@ -578,6 +604,16 @@ class HandoffQueue:
         """Live chats waiting for a person, in queue order (callbacks and tickets are claimed from the list)."""
         return self.list(WAITING, limit=limit, channel=HandoffChannel.LIVE_CHAT)
 
+    def mark_demo_history(self, conversation_ids: Sequence[str]) -> None:
+        """These conversations' handoffs are seeded demo history, not work to learn handle times from."""
+        with self._database.session() as session:
+            session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.conversation_id.in_(list(conversation_ids)))
+                .values(demo_history=True)
+                .execution_options(synchronize_session=False)
+            )
+
     def handle_times(self, queue: str, last: int = 50) -> List[float]:
         """Seconds from assignment to resolution of the queue's latest resolved live chats."""
         with self._database.session() as session:
@@ -588,6 +624,7 @@ class HandoffQueue:
                     HandoffRow.status == RESOLVED,
                     HandoffRow.channel == HandoffChannel.LIVE_CHAT,
                     HandoffRow.claimed_at.is_not(None),
+                    HandoffRow.demo_history.is_(False),
                 )
                 .order_by(HandoffRow.resolved_at.desc())
                 .limit(last)

@@ -131,11 +131,14 @@ class Router:
             if only is not None and handoff_id != only:
                 continue
             agent = by_name[name]
-            # The atomic assign counts every open chat; the slots this agent keeps for other queues (as
-            # planned) come off the capacity, so a concurrent round cannot fill them with this queue.
-            capacity = agent.capacity - agent.held_back(views[handoff_id].queue, reserved)
+            queue = views[handoff_id].queue
+            # The atomic assign counts the slots this agent keeps for other queues from the current rows,
+            # so neither this round's earlier assignments nor another process's can fill them.
+            keep_for = {q: n for q, n in reserved.items() if q != queue and q in agent.queues}
             try:
-                handoff = self.queue.assign(handoff_id, name, now, queues=agent.queues, capacity=capacity)
+                handoff = self.queue.assign(
+                    handoff_id, name, now, queues=agent.queues, capacity=agent.capacity, keep_for=keep_for
+                )
             except ClaimConflict as conflict:  # another process got there first; the next round re-plans
                 logger.info("Not assigning %s to %s: %s", handoff_id, name, conflict)
                 continue

@@ -49,11 +49,16 @@ def handoff_messages(services: Services, handoff: Handoff) -> List[Message]:
 def handoff_targets(services: Services, handoff: Handoff) -> SlaTargets:
     """The segment's targets; when the policy moved the first-response due time (queued while closed:
     the SLA runs from the opening), the calendar clocks get the same extra time, so the badge, the
-    queue order and the routing agree."""
+    queue order and the routing agree; when it promised sooner (a dissatisfied customer), the first
+    response is held to that promise."""
     targets = targets_for(services.rules, handoff.tier)
+    decided = (handoff.sla_due_at - handoff.created_at).total_seconds()
+    if decided < targets.first_response_seconds:
+        # The policy promised sooner than the tier (a dissatisfied customer's SLA): that promise is the target.
+        return replace(targets, first_response_seconds=decided)
     if targets.business_hours:
         return targets  # business-hours clocks pause while closed by themselves
-    extra = (handoff.sla_due_at - handoff.created_at).total_seconds() - targets.first_response_seconds
+    extra = decided - targets.first_response_seconds
     if extra <= 0:
         return targets
     resolution = targets.resolution_seconds

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -312,3 +313,30 @@ def test_the_fact_table_on_postgresql_counts_as_the_definitions_do(postgres_data
         {"text": "zing", "count": 1, "intent": "nlu_fallback", "confidence": 0.25},
     ]
     assert len(store.decision_inputs(start, end)) == 300
+
+
+def test_service_processes_saving_the_same_conversations_at_once_count_each_once(postgres_database):
+    """Two service processes refresh at once (a request each, or a request and the timer)."""
+    rng = random.Random(12)
+    facts = [random_fact(n, rng) for n in range(60)]
+    lost = (Misunderstood("blorp", "nlu_fallback", 0.25, START + timedelta(hours=1)),)
+    batch = [ConversationFacts(f, lost, {"segments": []}) for f in facts]
+    stores = [AnalyticsStore(Database(sa.create_engine(postgres_database.engine.url))) for _ in range(2)]
+    errors = []
+
+    def save_three_times(store):
+        try:
+            for _ in range(3):
+                store.save(batch)
+        except Exception as error:  # noqa: BLE001  (any failure is the finding)
+            errors.append(error)
+
+    threads = [threading.Thread(target=save_three_times, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    start, end = START, START + timedelta(days=7)
+    assert len(stores[0].facts(start, end)) == 60
+    assert stores[0].misunderstood(start, end, 5)[0]["count"] == 60  # one per conversation, not doubled

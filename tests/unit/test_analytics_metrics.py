@@ -220,3 +220,21 @@ def test_a_csv_row_flattens_the_clocks_and_reasons():
     row = flat_row(total, ["asked_for_person", "segment"])
     assert row["sla_attainment.first_response"] == 1.0 and row["reason:segment"] == 1
     assert row["reason:asked_for_person"] == 0 and "sla_attainment" not in row and row["key"] == "total"
+
+
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        ("-2-3", "'-2-3"),
+        ("@A1:A9", "'@A1:A9"),
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+1", "'+1"),
+        ("conversation-1", "conversation-1"),
+        (-3, -3),  # numbers are numbers
+        (0.5, 0.5),
+    ],
+)
+def test_csv_cells_never_run_as_spreadsheet_formulas(value, written):
+    from analytics.reports import spreadsheet_safe
+
+    assert spreadsheet_safe(value) == written

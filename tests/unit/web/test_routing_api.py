@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from escalation.queue.handoffs import AtCapacity
 from escalation.web.app import assign_waiting_and_greet
 
 
@@ -295,3 +296,37 @@ def test_history_shows_only_what_the_agent_may_see(service):
     assert [h["id"] for h in service.api("GET", f"/api/handoffs/{general.id}", person="alice").json["history"]] == [
         concierge.id
     ]
+
+
+def test_one_round_gives_an_agent_every_chat_it_planned_for_her(service):
+    presence(service, "alice", "online")  # capacity 3, serves concierge (one slot kept) and general
+    vip = service.handoff(queue="concierge", priority=1, sla_seconds=120)
+    general = [service.handoff(sla_seconds=600 + i) for i in range(3)]
+    route(service)
+    owners = [service.services.queue.get(h.id).agent_id for h in (vip, *general)]
+    assert owners == ["alice", "alice", "alice", None]  # the VIP fills the kept slot: two general chats fit
+
+
+def test_the_atomic_assign_keeps_the_reserved_slot_whatever_the_plan_saw(service):
+    queue, now = service.services.queue, service.clock()
+    general = [service.handoff(sla_seconds=600 + i) for i in range(3)]
+    keep = {"concierge": 1}
+    for handoff in general[:2]:  # as a round planned from loads read before a VIP chat was resolved
+        queue.assign(handoff.id, "alice", now, queues=("concierge", "general"), capacity=3, keep_for=keep)
+    with pytest.raises(AtCapacity, match="kept for concierge"):
+        queue.assign(general[2].id, "alice", now, queues=("concierge", "general"), capacity=3, keep_for=keep)
+    vip = service.handoff(queue="concierge", priority=1, sla_seconds=120)
+    assert queue.assign(vip.id, "alice", now, queues=("concierge", "general"), capacity=3).agent_id == "alice"
+
+
+def test_seeded_demo_history_is_never_a_measured_handle_time(service):
+    queue = service.services.queue
+    presence(service, "alice", "online")
+    handoffs = [service.handoff(sla_seconds=600 + i) for i in range(2)]
+    for handoff in handoffs:
+        queue.assign(handoff.id, "alice", service.clock())
+    service.clock.advance(seconds=300)
+    queue.mark_demo_history([handoffs[0].conversation_id])
+    for handoff in handoffs:
+        service.api("POST", f"/api/handoffs/{handoff.id}/resolve")
+    assert queue.handle_times("general") == [300.0]  # the real one only

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 
 def says(service, handoff, text):
     service.tracker.customer_says(handoff.conversation_id, text, at=service.clock().timestamp())
@@ -15,6 +17,24 @@ def says(service, handoff, text):
 def clocks(service, handoff_id, person="alice"):
     detail = service.api("GET", f"/api/handoffs/{handoff_id}", person=person).json
     return {clock["name"]: clock for clock in detail["sla"]}
+
+
+@pytest.mark.parametrize(
+    "tier, decided_seconds, target_seconds",
+    [
+        ("standard", 600, 600),  # a dissatisfied customer: the policy's 10 minutes, not the tier's hour
+        ("free", 600, 600),  # also for a tier counted in business hours
+        ("standard", 3600, 3600),  # the tier's own SLA
+    ],
+)
+def test_the_first_response_clock_holds_the_policys_shorter_promise(service, tier, decided_seconds, target_seconds):
+    handoff = service.handoff(sla_seconds=decided_seconds, tier=tier)
+    first = clocks(service, handoff.id)["first_response"]
+    assert first["target_seconds"] == target_seconds
+    service.clock.advance(seconds=700)  # past the 10 minutes
+    assert clocks(service, handoff.id)["first_response"]["state"] == (
+        "breached" if decided_seconds == 600 else "running"
+    )
 
 
 def test_the_clocks_of_a_handoff_run_turn_at_risk_and_stop(service):

@@ -2,7 +2,7 @@
 stored by the analytics consumer, once each (a unique key from the event's content), read back in order
 by the refresh.
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-24
 """
@@ -10,7 +10,7 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
