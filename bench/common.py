@@ -73,12 +73,10 @@ def write_report(name: str, title: str, body: str) -> Path:
     REPORTS_DIR.mkdir(exist_ok=True)
     path = REPORTS_DIR / f"{name}.md"
     load = os.getloadavg()[0]
-    busy = (
-        " (the machine was busy with other work: timings are inflated)" if load > (os.cpu_count() or 1) * 0.75 else ""
-    )
     path.write_text(
         f"# {title}\n\nMeasured {run_stamp()} on {machine_description()}; 1-minute load average when the report "
-        f"was written: {load:.1f}{busy}.\n\n{body}\n"
+        f"was written: {load:.1f} (the benchmark's own processes count in it; more than "
+        f"{os.cpu_count() or 1} means something else ran too and timings are inflated).\n\n{body}\n"
     )
     return path
 
