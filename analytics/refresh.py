@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from analytics.facts import conversation_facts
 from analytics.metrics import reopened_flags
 from analytics.store import CHUNK, AnalyticsStore
-from common.conversation_log import EVENTS
+from common.conversation_log import EVENTS, tracker_store_engine
 from common.database import Database
 from escalation.core.rules import Rules
 from escalation.queue.handoffs import Handoff, HandoffQueue, HandoffRow
@@ -68,9 +68,7 @@ class TrackerEvents:
     def for_tracker_store(cls, url: str) -> "TrackerEvents":
         """Rasa's SQL tracker store at `url`: its SQLite file (read while Rasa writes it in WAL mode) or
         a PostgreSQL database."""
-        if url.startswith("sqlite"):
-            return cls(sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}))
-        return cls(sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True))
+        return cls(tracker_store_engine(url, pool_size=2, max_overflow=2))
 
     def changed_since(self, cursor: int) -> Tuple[Set[str], int]:
         """The conversations with events after event id `cursor`, and the newest event id. SQLite numbers

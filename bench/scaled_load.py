@@ -27,9 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-import psycopg2
-from sqlalchemy.engine import make_url
-
 from bench import latency, relay_latency
 from bench.common import REPORTS_DIR, MissingBenchData, write_report
 from common import conversation_ids
@@ -176,28 +173,8 @@ def measure_scaled(model: Path, work: Path, replicas: int, conversations: Dict[i
                 except Exception as problem:  # reported in the table, not hidden
                     run.relay_problem = f"{type(problem).__name__}: {problem}"
     finally:
-        _drop(settings.scaled_database_url)
-        asyncio.run(_delete_queue(settings.scaled_rabbitmq_url, name))
+        scaled.drop_throwaway_services(settings)
     return run
-
-
-def _drop(url: str) -> None:
-    target = make_url(url)
-    connection = psycopg2.connect(target.set(database="postgres").render_as_string(hide_password=False))
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-    connection.close()
-
-
-async def _delete_queue(url: str, name: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(url)
-    channel = await connection.channel()
-    await channel.queue_delete(name)
-    await channel.exchange_delete(name)
-    await connection.close()
 
 
 def chart(runs: List[Run], path: Path) -> None:

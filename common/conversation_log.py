@@ -66,6 +66,15 @@ def _message(event_id: int, type_name: str, data: str) -> Optional[Message]:
     )
 
 
+def tracker_store_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
+    """An engine that reads Rasa's tracker store at `url` beside Rasa."""
+    if url.startswith("sqlite"):
+        # Read-only use of the file Rasa writes in WAL mode: readers never block the writer.
+        return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+    # Pooled, and checked before use so that a restarted database costs one retry instead of an error.
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+
+
 class ConversationLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -78,12 +87,8 @@ class ConversationLog:
     def for_tracker_store(cls, url: str) -> "ConversationLog":
         """The log of the tracker store at `url` (settings.tracker_store_url): Rasa's SQLite file, or the
         PostgreSQL database the replicas of the scaled configuration share."""
-        if url.startswith("sqlite"):
-            # Read-only use of the file Rasa writes in WAL mode: readers never block the writer.
-            return cls(sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}))
-        # Every service process polls for its consoles: a few pooled connections each, checked before
-        # use so that a restarted database costs one retry instead of an error.
-        return cls(sa.create_engine(url, pool_size=4, max_overflow=8, pool_pre_ping=True))
+        # Every service process polls for its consoles: a few pooled connections each.
+        return cls(tracker_store_engine(url, pool_size=4, max_overflow=8))
 
     def messages(
         self, conversation_id: str, after: int = 0, limit: int = 500, since: Optional[datetime] = None

@@ -560,3 +560,26 @@ def free_port_base(count: int = 300, start: int = 20000, attempts: int = 200) ->
 
 if __name__ == "__main__":
     main()
+
+
+def drop_throwaway_services(settings: Settings) -> None:
+    """Drops what `throwaway_services` made for a test or a benchmark: its database, and its event queue
+    with the exchange named after it."""
+    import aio_pika
+    import psycopg2
+
+    target = make_url(settings.scaled_database_url)
+    connection = psycopg2.connect(target.set(database="postgres").render_as_string(hide_password=False))
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    connection.close()
+
+    async def delete_queue() -> None:
+        broker = await aio_pika.connect(settings.scaled_rabbitmq_url)
+        channel = await broker.channel()
+        await channel.queue_delete(settings.event_broker_queue)
+        await channel.exchange_delete(settings.event_broker_queue)
+        await broker.close()
+
+    asyncio.run(delete_queue())

@@ -36,7 +36,7 @@ from rasa_plugins.channels import SOCKETIO_CHANNEL
 from tools import launcher, scaled
 from tools.widget_client import WidgetClient
 
-from .test_scaled_system import _delete_queue, _drop_database, run_async
+from .test_scaled_system import run_async
 
 
 async def _drain(url: str, name: str) -> List[dict]:
@@ -144,8 +144,12 @@ def far_replica(namespace, forwarders, trained_model: Path, tmp_path_factory):
     finally:
         rasa.stop()
         actions.stop()
-        _drop_database("postgresql://postgres@127.0.0.1:5432/postgres", database)
-        run_async(_delete_queue("amqp://guest:guest@127.0.0.1:5672/%2F", database))
+        here = dataclasses.replace(  # the same database and queue, reached on this host
+            settings,
+            scaled_database_url=f"postgresql://postgres@127.0.0.1:5432/{database}",
+            scaled_rabbitmq_url="amqp://guest:guest@127.0.0.1:5672/%2F",
+        )
+        scaled.drop_throwaway_services(here)
 
 
 def test_the_far_replica_answers_and_stores_and_publishes_over_the_link(namespace, far_replica):

@@ -22,13 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import aio_pika
 import psycopg2
 import pytest
 import requests
 import socketio
 from playwright.sync_api import expect
-from sqlalchemy.engine import make_url
 
 from analytics.broker_events import BrokerEvents
 from analytics.refresh import TrackerEvents
@@ -74,22 +72,6 @@ def run_async(coroutine):
     """asyncio.run in a thread of its own: Playwright's sync API keeps an event loop running in this one."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-def _drop_database(server_url: str, name: str) -> None:
-    connection = psycopg2.connect(server_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    connection.close()
-
-
-async def _delete_queue(url: str, name: str) -> None:
-    connection = await aio_pika.connect(url)
-    channel = await connection.channel()
-    await channel.queue_delete(name)
-    await channel.exchange_delete(name)
-    await connection.close()
 
 
 @dataclass
@@ -163,8 +145,7 @@ def scaled_system(trained_model: Path, tmp_path_factory) -> Scaled:
             system.put_on_shift(("alice", "bob"))
             yield Scaled(system, name)
     finally:
-        _drop_database(make_url(settings.scaled_database_url).set(database="postgres").render_as_string(False), name)
-        run_async(_delete_queue(settings.scaled_rabbitmq_url, name))
+        scaled.drop_throwaway_services(settings)
 
 
 def waiting_handoff(s: Scaled, conversation_id: str, timeout: float = 10) -> dict:
