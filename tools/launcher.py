@@ -415,6 +415,19 @@ def main() -> None:
         print(banner(settings), flush=True)
         if settings.demo_accounts:  # the analytics page's demo week, played once through the running system
             history = subprocess.Popen([str(BIN / "python"), "-m", "analytics.seed", "--days", "7", "--if-empty"])
+        supervise_until_stopped(supervisor)
+    except KeyboardInterrupt:  # while starting
+        print("\n==> Stopping", flush=True)
+    finally:
+        if history is not None and history.poll() is None:
+            history.terminate()
+        if supervisor is not None:
+            supervisor.stop_all()
+
+
+def supervise_until_stopped(supervisor: Supervisor) -> None:
+    """Restarts what crashes until Ctrl-C or kill; exits with 1, saying why, when a process keeps crashing."""
+    try:
         while True:
             supervisor.check()
             time.sleep(1)
@@ -423,11 +436,6 @@ def main() -> None:
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         print("\n==> Stopping", flush=True)
-    finally:
-        if history is not None and history.poll() is None:
-            history.terminate()
-        if supervisor is not None:
-            supervisor.stop_all()
 
 
 def banner(settings: Settings) -> str:

@@ -36,7 +36,7 @@ from common.rasa_commands import BOT_DIR, train
 from common.settings import PROJECT_ROOT, VAR_DIR, Settings, load_settings
 from rasa_plugins.channels import replica_tag
 from tools import launcher
-from tools.launcher import GaveUp, Service, Supervisor
+from tools.launcher import Service, Supervisor
 
 RUN_DIR = VAR_DIR / "scaled"
 NGINX = os.environ.get("NGINX_PATH", "/usr/sbin/nginx")
@@ -514,13 +514,8 @@ def main() -> None:
         system = start_scaled_system(settings, model, endpoints, RUN_DIR, lambda line: print(f"==> {line}", flush=True))
         system.wait_until_up()
         print(banner(system), flush=True)
-        while True:
-            system.supervisor.check()
-            time.sleep(1)
-    except GaveUp as problem:
-        print(problem, file=sys.stderr)
-        raise SystemExit(1) from None
-    except KeyboardInterrupt:
+        launcher.supervise_until_stopped(system.supervisor)
+    except KeyboardInterrupt:  # while starting
         print("\n==> Stopping", flush=True)
     finally:
         if system is not None:
