@@ -302,7 +302,10 @@ class Chat:
                 continue
         raise AssertionError(f"{self.session_id}: could not send {text!r}")
 
-    def turn(self, text: str, deadline_seconds: float = 90) -> None:
+    def turn(self, text: str, deadline_seconds: float = 180) -> None:
+        # Patient: after a replica dies, one replica carries all 20 conversations, some wait out the dead
+        # one's conversation lock (SCALED_LOCK_LIFETIME_SECONDS) and the test suite's other worker may be
+        # training a model beside it. A message that was lost is never answered however long one waits.
         deadline = time.monotonic() + deadline_seconds
         self.send(text)
         while time.monotonic() < deadline:
@@ -429,6 +432,7 @@ def test_a_release_that_cannot_reach_a_replica_leaves_every_replica_on_the_old_m
     serving = RasaClient(s.system.layout.rasa_urls[0], s.settings.rasa_token).loaded_model()
     live = next(project.rglob(serving))
     candidate = project / "models" / "candidates" / f"unreached-{uuid.uuid4().hex[:6]}.tar.gz"
+    candidate.parent.mkdir(parents=True, exist_ok=True)  # made by the first trained candidate, if any ran before
     shutil.copy(live, candidate)
     down = s.system.rasa_names[1]
     with s.system.supervisor.holding(down):  # replica 2 is down while the release loads
