@@ -58,13 +58,12 @@ class EventConsumer:
             self.ready.set()
             pending: List[Any] = []
             while not stop.is_set():
+                quiet = False
                 try:
                     pending.append(await asyncio.wait_for(arrived.get(), BATCH_WAIT_SECONDS))
-                    if len(pending) < BATCH:
-                        continue
                 except asyncio.TimeoutError:
-                    pass
-                if pending:
+                    quiet = True  # nothing more came within the wait: what there is goes in now
+                if pending and (quiet or len(pending) >= BATCH):
                     await self._store(pending)
                     pending = []
             await queue.cancel(tag)

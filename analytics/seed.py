@@ -135,17 +135,18 @@ class DemoPlayer:
 
     # --- the running system ----------------------------------------------------------------------
 
+    def is_up(self) -> bool:
+        try:
+            return (
+                requests.get(f"{self.service}/health", timeout=3).ok
+                and requests.get(self.settings.rasa_url, timeout=3).ok
+            )
+        except requests.RequestException:
+            return False  # not listening yet (make demo is still starting)
+
     def wait_until_up(self) -> None:
         deadline = time.monotonic() + WAIT_FOR_SYSTEM_SECONDS
-        while True:
-            try:
-                if (
-                    requests.get(f"{self.service}/health", timeout=3).ok
-                    and requests.get(self.settings.rasa_url, timeout=3).ok
-                ):
-                    return
-            except requests.RequestException:
-                pass
+        while not self.is_up():
             if time.monotonic() > deadline:
                 raise SystemExit(
                     f"The system is not running (Rasa at {self.settings.rasa_url}, the service at {self.service})."
