@@ -164,7 +164,11 @@ def scaled_endpoints(base: dict, shared: Settings) -> dict:
     """bot/endpoints.yml with the deployment's stores: the tracker store on PostgreSQL, Redis's lock store
     (one conversation's messages are handled in order whichever replica gets them) and RabbitMQ's
     event broker. The action endpoint and anything else stay as the project has them."""
-    lock_store = {"type": "redis", **_redis_parts(shared.scaled_redis_url), "key_prefix": _lock_prefix(shared)}
+    lock_store = {
+        "type": "rasa_plugins.lock_store.SupportRedisLockStore",  # Rasa's, safe when a replica dies holding a lock
+        **_redis_parts(shared.scaled_redis_url),
+        "key_prefix": _lock_prefix(shared),
+    }
     broker = {
         "type": "pika",
         **_rabbitmq_parts(shared.scaled_rabbitmq_url),
